@@ -114,10 +114,12 @@ class AdapterHandle:
 
     def _delta(self, site, y):
         ids = self._dst[site]
+        lead = y.shape[:-1]
         pieces = []
         for i in ids:
             s, a, b = self._slices[i]
-            pieces.append(self._cache[s][..., a:b])
+            # reshape: some families flatten tokens inside a block (OPT's FFN sees [B·T, d])
+            pieces.append(self._cache[s][..., a:b].reshape(*lead, b - a))
         u = pieces[0] if len(pieces) == 1 else torch.cat(pieces, -1)
         up = self.adapters[ids[0]].up if len(ids) == 1 else torch.cat([self.adapters[i].up for i in ids], 1)
         return y + (u @ up.T).to(y.dtype)

@@ -1,0 +1,54 @@
+"""Shared fixtures: tiny random models (2 layers, hidden 32) of every supported family."""
+
+import os
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+SMALL = dict(num_hidden_layers=2, num_attention_heads=2, vocab_size=100)
+
+
+def make_tiny(family: str, num_labels: int | None = 2, seed: int = 0):
+    """A seeded tiny model of ``family`` with a classification head (or bare backbone)."""
+    import transformers as tf
+
+    configs = {
+        "bert": lambda: tf.BertConfig(hidden_size=32, intermediate_size=64, **SMALL),
+        "roberta": lambda: tf.RobertaConfig(hidden_size=32, intermediate_size=64, pad_token_id=1, **SMALL),
+        "deberta-v2": lambda: tf.DebertaV2Config(hidden_size=32, intermediate_size=64, **SMALL),
+        "llama": lambda: tf.LlamaConfig(hidden_size=32, intermediate_size=64, num_key_value_heads=1,
+                                        pad_token_id=0, **SMALL),
+        "qwen2": lambda: tf.Qwen2Config(hidden_size=32, intermediate_size=64, num_key_value_heads=1,
+                                        pad_token_id=0, **SMALL),
+        "opt": lambda: tf.OPTConfig(hidden_size=32, ffn_dim=64, word_embed_proj_dim=32, pad_token_id=1, **SMALL),
+        "gpt2": lambda: tf.GPT2Config(n_embd=32, n_layer=2, n_head=2, vocab_size=100, pad_token_id=0,
+                                      bos_token_id=0, eos_token_id=0),
+    }
+    torch.manual_seed(seed)
+    cfg = configs[family]()
+    if num_labels is None:
+        model = tf.AutoModel.from_config(cfg)
+    else:
+        cfg.num_labels = num_labels
+        model = tf.AutoModelForSequenceClassification.from_config(cfg)
+    return model.eval()
+
+
+FAMILIES = ["bert", "roberta", "deberta-v2", "llama", "qwen2", "opt", "gpt2"]
+
+
+def batch(seed: int = 0, n: int = 3, t: int = 7):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(3, 100, (n, t), generator=g)
+    mask = torch.ones_like(ids)
+    mask[0, -2:] = 0  # some padding, so masked positions are exercised
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+@pytest.fixture(params=FAMILIES)
+def tiny_model(request):
+    return request.param, make_tiny(request.param)

@@ -1,0 +1,107 @@
+"""Every bad input of the foundation issue gets a clear error naming what was wrong."""
+
+import pytest
+
+import rankscope as rs
+from conftest import make_tiny
+from rankscope.edge import Edge
+
+
+@pytest.fixture(scope="module")
+def model():
+    return make_tiny("bert")
+
+
+@pytest.fixture(scope="module")
+def space(model):
+    return rs.build_space("shortcuts", model, max_rank=8)
+
+
+def test_unknown_space_lists_valid_names(model):
+    with pytest.raises(rs.InputError, match=r"unknown search space 'nope'.*lora-qv.*shortcuts"):
+        rs.build_space("nope", model)
+
+
+def test_unknown_model_name():
+    with pytest.raises(rs.InputError, match="cannot load model 'no-such-model-xyz'.*minilm"):
+        rs.load_model("no-such-model-xyz")
+    with pytest.raises(rs.InputError, match="does not exist"):
+        rs.load_model("./no/such/dir")
+
+
+def test_unsupported_family_explains_custom_site_map():
+    import transformers as tf
+
+    model = tf.AutoModel.from_config(tf.T5Config(d_model=32, num_layers=1, num_heads=2, d_ff=64, vocab_size=100))
+    with pytest.raises(rs.UnsupportedModelError, match=r"(?s)Supported model_type values: .*bert.*llama.*register_family"):
+        rs.build_space("lora", model)
+
+
+def test_module_path_that_matches_nothing(model):
+    b = rs.SpaceBuilder(model, "x")
+    with pytest.raises(rs.SpaceError, match="'bert.encoder.layer.0.attention.self.qurey' matches nothing"):
+        b.lora("bert.encoder.layer.0.attention.self.qurey", type="query", layer=0)
+
+
+def test_width_mismatch_on_custom_edge(model):
+    b = rs.SpaceBuilder(model, "x")
+    b.shortcut("bert.encoder.layer.0:in", "bert.encoder.layer.0.intermediate.dense:out",
+               type="bad", layer=0, d_out=32)
+    with pytest.raises(rs.SpaceError, match=r"edge 'bad@0': d_out=32 but site .*intermediate.dense:out' has width 64"):
+        b.build()
+
+
+def test_source_after_target(model):
+    b = rs.SpaceBuilder(model, "x")
+    b.shortcut("bert.encoder.layer.1:in", "bert.encoder.layer.0.output.dense:out", type="back", layer=0)
+    with pytest.raises(rs.SpaceError, match="edge 'back@0': source .* is computed after its target"):
+        b.build()
+
+
+def test_duplicate_edge_ids(model):
+    b = rs.SpaceBuilder(model, "x")
+    b.lora("bert.encoder.layer.0.attention.self.query", type="q", layer=0, id="same")
+    b.lora("bert.encoder.layer.0.attention.self.value", type="v", layer=0, id="same")
+    with pytest.raises(rs.SpaceError, match=r"duplicate edge ids \['same'\]"):
+        b.build()
+
+
+def test_rank_out_of_range(space):
+    eid = space.ids[0]
+    with pytest.raises(rs.AllocationError, match=rf"edge '{eid}': rank -1 is out of range; valid ranks are 0..8"):
+        rs.Allocation(space, {eid: -1})
+    with pytest.raises(rs.AllocationError, match="rank 9 is out of range"):
+        rs.Allocation(space, {eid: 9})
+    with pytest.raises(rs.AllocationError, match="does not have"):
+        rs.Allocation(space, {"ghost@0": 1})
+
+
+def test_budget_below_cheapest_and_unparseable(space):
+    with pytest.raises(rs.BudgetError, match="below the cheapest non-empty allocation"):
+        rs.Budget.parse("10", space)
+    for bad in ("lots", "1.2X", "-5", "r", "", "2.5.1k"):
+        with pytest.raises(rs.BudgetError, match="does not parse; use '250k'"):
+            rs.Budget.parse(bad, space)
+    assert rs.Budget.parse("1.2M", space).params == 1_200_000
+    assert rs.Budget.parse("250k", space).params == 250_000
+    assert rs.Budget.parse(300000, space).params == 300_000
+
+
+def test_allocation_json_for_another_space(model, space, tmp_path):
+    alloc = rs.Allocation.uniform(space, 2)
+    assert rs.Allocation.from_json(alloc.to_json(), space) == alloc
+    path = tmp_path / "a.json"
+    alloc.to_json(path)
+    assert rs.Allocation.from_json(path, space) == alloc
+    other = rs.build_space("lora", model, max_rank=8)
+    with pytest.raises(rs.AllocationError, match="was made for space 'shortcuts'.*not for space 'lora'"):
+        rs.Allocation.from_json(path, other)
+
+
+def test_invalid_edge_definitions():
+    with pytest.raises(rs.SpaceError, match="no dots"):
+        Edge(id="a.b", kind="lora", src="m:in", dst="m:out", d_in=1, d_out=1, max_rank=1, layer=0, type="t")
+    with pytest.raises(rs.SpaceError, match="'<module path>:in'"):
+        Edge(id="a", kind="lora", src="m", dst="m:out", d_in=1, d_out=1, max_rank=1, layer=0, type="t")
+    with pytest.raises(rs.SpaceError, match="has no edges"):
+        rs.SearchSpace("empty", [])
