@@ -17,20 +17,146 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 class Listable(str, Enum):
     spaces = "spaces"
+    allocators = "allocators"
+    proxies = "proxies"
     models = "models"
+    tasks = "tasks"
 
 
-def registry_for(kind: str):
+def names_for(kind: str) -> list[str]:
+    """The names a CLI choice accepts: exactly the registry's (a test asserts it)."""
     from . import MODELS, SPACES
+    from .allocators import ALLOCATORS
+    from .registry import Registry
 
-    return {"spaces": SPACES, "models": MODELS}[kind]
+    if kind == "tasks":
+        from .search import task_names
+
+        return task_names()
+    reg = {"spaces": SPACES, "models": MODELS, "allocators": ALLOCATORS,
+           "proxies": Registry("rankscope.proxies", "proxy")}[kind]
+    return reg.names()
 
 
 @app.command("ls")
 def ls(kind: Listable = typer.Argument(..., help="What to list.")):
-    """List registered names: search spaces, models, ..."""
-    for name in registry_for(kind.value).names():
+    """List registered names: spaces, allocators, proxies, models or tasks."""
+    for name in names_for(kind.value):
         typer.echo(name)
+
+
+def _parse_option(text: str):
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise InputError(f"--option {text!r} must look like KEY=VALUE")
+    import tomllib
+
+    try:
+        return key, tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return key, value
+
+
+@app.command("search")
+def search(
+    space: str = typer.Option(None, help="Search space (rankscope ls spaces). Default: shortcuts."),
+    allocator: str = typer.Option(None, help="Allocator (rankscope ls allocators). Default: uniform."),
+    model: str = typer.Option(None, help="Model alias, hub id or local path. Default: minilm."),
+    task: str = typer.Option(None, help="Task (rankscope ls tasks). Default: planted (offline ground truth)."),
+    data_dir: str = typer.Option(None, help="GLUE v1 TSV directory (or $RANKSCOPE_GLUE_DIR), or a custom task's directory."),
+    budget: str = typer.Option(None, help="Adapter parameters: 250k, 1.2M, 300000 or rN (= uniform rank N). Default: r2; planted: the planted count."),
+    seed: int = typer.Option(None, help="Seed for data order, init and allocation. Default: 0."),
+    epochs: float = typer.Option(None, help="Training epochs (GLUE default 3)."),
+    max_steps: int = typer.Option(None, help="Optimizer steps; overrides --epochs (planted default 200)."),
+    lr: float = typer.Option(None, help="Peak AdamW learning rate (GLUE 5e-4, planted 3e-3)."),
+    batch_size: int = typer.Option(None, help="Training batch size. Default: 32."),
+    max_len: int = typer.Option(None, help="Truncate inputs to this many tokens. Default: 128."),
+    max_train_samples: int = typer.Option(None, help="Train on a seeded random subset of this size."),
+    eval_every: int = typer.Option(None, help="Evaluate on dev every N steps (0 = ten times per run)."),
+    max_rank: int = typer.Option(None, help="Largest rank an edge may take. Default: 64."),
+    alpha: float = typer.Option(None, help="LoRA alpha for every edge (default: 16 modules / 4 shortcuts; SVD 32)."),
+    baseline: list[str] = typer.Option(None, help="Also train this baseline at the same budget (uniform)."),
+    option: list[str] = typer.Option(None, "--option", "-o", help="Allocator option KEY=VALUE (repeatable)."),
+    device: str = typer.Option(None, help="cpu or cuda. Default: cpu."),
+    trust_remote_code: bool = typer.Option(None, help="Allow model code from the hub (off by default)."),
+    config: str = typer.Option(None, help="Read settings from a TOML file (e.g. a run's config.toml); flags override it."),
+    out: str = typer.Option(None, help="Run directory to write. Default: runs/<time>-<task>-<space>-<allocator>-s<seed>."),
+    overwrite: bool = typer.Option(False, help="Replace --out if it exists."),
+    json_out: bool = typer.Option(False, "--json", help="Print result.json to stdout."),
+    quiet: bool = typer.Option(False, help="No progress bars."),
+):
+    """Allocate a LoRA budget over a search space, train it, and write a run directory
+    (result.json, allocation.json, report.md, report.html, config.toml)."""
+    import json
+    from pathlib import Path
+
+    from .rundir import check_out, default_out, write_run
+    from .search import run_search
+    from .search_config import SearchConfig
+
+    base = SearchConfig.from_toml(config) if config else SearchConfig()
+    overrides = dict(space=space, allocator=allocator, model=model, task=task, data_dir=data_dir,
+                     budget=budget, seed=seed, epochs=epochs, max_steps=max_steps, lr=lr,
+                     batch_size=batch_size, max_len=max_len, max_train_samples=max_train_samples,
+                     eval_every=eval_every, max_rank=max_rank, alpha=alpha, baseline=baseline or None,
+                     device=device, trust_remote_code=trust_remote_code)
+    if option:
+        overrides["allocator_options"] = {**base.allocator_options, **dict(_parse_option(o) for o in option)}
+    if max_steps is not None and epochs is None:
+        overrides["epochs"] = None
+        base.epochs = None
+    cfg = base.merged(overrides).resolved()
+    if cfg.max_steps is not None and cfg.max_steps <= 0:
+        raise InputError(f"--max-steps must be a positive integer, got {cfg.max_steps}")
+    out_dir = Path(out) if out else default_out(cfg)
+    check_out(out_dir, overwrite)
+    result, final = run_search(cfg, progress=not quiet)
+    result["run_name"] = out_dir.name
+    write_run(out_dir, result, final.to_json(), cfg.to_toml(), overwrite)
+    if json_out:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        from .report import render_terminal
+
+        typer.echo(render_terminal(result))
+        typer.echo(f"\nrun directory: {out_dir}")
+    if result["status"] != "completed":
+        raise typer.Exit(1)
+
+
+@app.command("show")
+def show(run_dir: str = typer.Argument(..., help="A run directory written by `rankscope search`.")):
+    """Print a terminal summary of one run."""
+    from .report import render_terminal
+    from .rundir import load_result
+
+    typer.echo(render_terminal(load_result(run_dir)))
+
+
+@app.command("report")
+def report(
+    run_dirs: list[str] = typer.Argument(..., help="Run directories to compare."),
+    out: str = typer.Option(None, help="Write report.md and report.html into this directory (default: print Markdown)."),
+):
+    """Compare several runs in one report (Markdown to stdout, or Markdown + HTML files)."""
+    from pathlib import Path
+
+    from .io import atomic_write_text
+    from .report import render_comparison_html, render_comparison_markdown
+    from .rundir import load_result
+
+    results = []
+    for d in run_dirs:
+        r = load_result(d)
+        r.setdefault("run_name", Path(d).name)
+        results.append(r)
+    md = render_comparison_markdown(results)
+    if out:
+        atomic_write_text(Path(out) / "report.md", md)
+        atomic_write_text(Path(out) / "report.html", render_comparison_html(results))
+        typer.echo(f"wrote {out}/report.md and {out}/report.html")
+    else:
+        typer.echo(md)
 
 
 @app.command("show-space")

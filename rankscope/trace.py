@@ -46,10 +46,10 @@ def dummy_inputs(model, seq_len: int = 8) -> dict:
     return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
 
 
-def trace_sites(model, sites: set[str]) -> dict[str, tuple[int, int]]:
-    """Return ``{site: (event_index, width)}`` for every site seen in one dummy forward.
+def run_with_site_hooks(model, sites, inputs: dict, on_site) -> None:
+    """One no-grad eval forward on ``inputs`` calling ``on_site(site, tensor)`` at every site.
 
-    Raises :class:`SpaceError` naming the module path of any site that matches no module.
+    Raises :class:`SpaceError` naming any site whose module path matches no module.
     """
     modules = dict(model.named_modules())
     wanted: dict[str, set[str]] = {}
@@ -58,7 +58,28 @@ def trace_sites(model, sites: set[str]) -> dict[str, tuple[int, int]]:
         if path not in modules:
             raise SpaceError(f"site {s!r}: module path {path!r} matches no module of the model")
         wanted.setdefault(path, set()).add(side)
+    handles = []
+    for path, sides in wanted.items():
+        mod = modules[path]
+        if "in" in sides:
+            handles.append(mod.register_forward_pre_hook(
+                lambda m, a, k, p=path: on_site(f"{p}:in", first_tensor(a, k)), with_kwargs=True))
+        if "out" in sides:
+            handles.append(mod.register_forward_hook(
+                lambda m, a, o, p=path: on_site(f"{p}:out", output_tensor(o))))
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(**inputs)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
 
+
+def trace_sites(model, sites: set[str]) -> dict[str, tuple[int, int]]:
+    """Return ``{site: (event_index, width)}`` for every site seen in one dummy forward."""
     seen: dict[str, tuple[int, int]] = {}
     counter = [0]
 
@@ -67,25 +88,20 @@ def trace_sites(model, sites: set[str]) -> dict[str, tuple[int, int]]:
             seen[name] = (counter[0], int(tensor.shape[-1]))
         counter[0] += 1
 
-    handles = []
-    for path, sides in wanted.items():
-        mod = modules[path]
-        if "in" in sides:
-            handles.append(mod.register_forward_pre_hook(
-                lambda m, a, k, p=path: record(f"{p}:in", first_tensor(a, k)), with_kwargs=True))
-        if "out" in sides:
-            handles.append(mod.register_forward_hook(
-                lambda m, a, o, p=path: record(f"{p}:out", output_tensor(o))))
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(**dummy_inputs(model))
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
+    run_with_site_hooks(model, sites, dummy_inputs(model), record)
     missing = sorted(set(sites) - set(seen))
     if missing:
         raise SpaceError(f"sites never computed in a forward pass: {missing}")
     return seen
+
+
+def capture_sites(model, sites, inputs: dict) -> dict[str, torch.Tensor]:
+    """The tensors at ``sites`` (first occurrence) in one forward pass on ``inputs``."""
+    found: dict[str, torch.Tensor] = {}
+
+    def keep(name, tensor):  # must return None: a hook's return value replaces the tensor
+        if tensor is not None and name not in found:
+            found[name] = tensor.detach()
+
+    run_with_site_hooks(model, sites, inputs, keep)
+    return found

@@ -17,6 +17,7 @@ from .base import LowRankAdapter
 
 class LoRAAdapter(LowRankAdapter):
     form = "lora"
+    RANK_DIMS = {"A": 0, "B": 1}
 
     def __init__(self, d_in, d_out, rank, alpha: float, generator: torch.Generator | None = None):
         super().__init__(d_in, d_out, rank, scale=alpha / rank)

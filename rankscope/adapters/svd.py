@@ -16,6 +16,7 @@ from .base import LowRankAdapter
 
 class SVDAdapter(LowRankAdapter):
     form = "svd"
+    RANK_DIMS = {"Q": 0, "lam": 0, "P": 1}
 
     def __init__(self, d_in, d_out, rank, alpha: float, generator: torch.Generator | None = None):
         super().__init__(d_in, d_out, rank, scale=alpha / rank)

@@ -1,0 +1,232 @@
+"""The one training loop. Every allocator — static, in-training, or outer search — trains here.
+
+AdamW over the trainable parameters (adapters + task head), linear warm-up then linear decay,
+gradient clipping, fixed seeds, dynamic padding, evaluation every ``eval_every`` steps, and the
+per-optimizer-step hook protocol of :mod:`.hooks`. A NaN/inf loss stops the run with a
+:class:`~rankscope.errors.TrainingError` that carries the partial history.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..errors import TrainingError
+from .config import TrainConfig
+from .data import PreparedTask, batches
+from .hooks import StepHook, TrainState
+from .objectives import to_numpy
+
+log = logging.getLogger(__name__)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class TrainOutcome:
+    final: dict
+    best: dict
+    history: list = field(default_factory=list)
+    train_s: float = 0.0
+    steps: int = 0
+
+
+class DivergedError(TrainingError):
+    def __init__(self, message, history):
+        super().__init__(message)
+        self.history = history
+
+
+def _make_optimizer(params, cfg: TrainConfig):
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+
+
+def _adapter_param_keys(handle) -> dict[int, tuple[str, str]]:
+    if handle is None:
+        return {}
+    return {id(p): (eid, n) for eid, a in handle.adapters.items() for n, p in a.named_parameters()}
+
+
+def _carry_state(old_opt, new_opt, keys, kept, handle):
+    """Move AdamW state to the new optimizer; slice moments of compacted adapters to the kept
+    ranks along each parameter's rank dimension (``RANK_DIMS`` of the adapter class)."""
+    live = {id(p) for g in new_opt.param_groups for p in g["params"]}
+    for p_old, st in old_opt.state.items():
+        key = keys.get(id(p_old))
+        if key is None:
+            if id(p_old) in live:
+                new_opt.state[p_old] = st
+            continue
+        eid, name = key
+        if eid not in handle.adapters:
+            continue  # edge removed by compact
+        p_new = getattr(handle.adapters[eid], name)
+        if p_new is p_old:
+            new_opt.state[p_new] = st
+            continue
+        dim, idx = handle.adapters[eid].RANK_DIMS[name], kept[eid]
+        new_opt.state[p_new] = {k: (v.index_select(dim, idx.to(v.device)) if torch.is_tensor(v) and v.ndim > 0 else v)
+                                for k, v in st.items()}
+
+
+HEAD_NAMES = ("classifier", "score", "pooler")  # top-level task-head modules (as PEFT's modules_to_save)
+
+
+def head_parameters(model, objective) -> list:
+    """The task head: top-level ``classifier``/``score`` (and DeBERTa's fresh ``pooler``) of a
+    sequence-classification model, plus the objective's own parameters (planted bias)."""
+    params = []
+    for name, child in model.named_children():
+        if name in ("classifier", "score") or (name == "pooler" and model.config.model_type == "deberta-v2"):
+            params += list(child.parameters())
+    if isinstance(objective, torch.nn.Module):
+        params += list(objective.parameters())
+    return params
+
+
+class Harness:
+    """Train one attached model on one prepared task with one config.
+
+    Every run starts from the same task head: the head's initial weights are snapshotted on the
+    first run and restored before each later one, so baselines and allocators trained on one
+    model instance are compared from identical starting points.
+    """
+
+    def __init__(self, task: PreparedTask, config: TrainConfig):
+        self.task, self.cfg = task, config
+        self._head_init = None
+
+    def _reset_head(self, model) -> list:
+        head = head_parameters(model, self.task.objective)
+        if self._head_init is None:
+            self._head_init = [p.detach().clone() for p in head]
+        with torch.no_grad():
+            for p, init in zip(head, self._head_init):
+                p.copy_(init)
+                p.requires_grad_(True)
+        return head
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return -(-len(self.task.train) // self.cfg.batch_size)
+
+    def total_steps(self) -> int:
+        return self.cfg.total_steps(len(self.task.train))
+
+    def evaluate(self, model) -> dict[str, float]:
+        was = model.training
+        model.eval()
+        preds, targets = [], []
+        with torch.no_grad():
+            for b in batches(self.task.dev, self.cfg.eval_batch_size, self.task.collate, shuffle=False):
+                b = {k: v.to(self.cfg.device) for k, v in b.items()}
+                _, p, t = self.task.objective.forward(model, b)
+                preds.append(to_numpy(p))
+                targets.append(to_numpy(t))
+        model.train(was)
+        return self.task.objective.metrics(np.concatenate(preds), np.concatenate(targets))
+
+    def train(self, model, handle, hook: StepHook | None = None, *, total_steps: int | None = None,
+              eval_every: int | None = None, report=None, progress: bool = True,
+              desc: str = "train") -> TrainOutcome:
+        """Train ``model`` (with ``handle``'s adapters attached) and evaluate on dev.
+
+        ``report(step, metrics)`` is called after each evaluation (Optuna pruning uses it).
+        """
+        cfg, hook = self.cfg, hook or StepHook()
+        seed_everything(cfg.seed)
+        total = total_steps or self.total_steps()
+        every = eval_every or cfg.eval_every or max(1, total // 10)
+        model.to(cfg.device).train()
+        if isinstance(self.task.objective, torch.nn.Module):
+            self.task.objective.to(cfg.device)
+        head = self._reset_head(model)
+        extra = [p for p in head if not any(p is q for q in model.parameters())]
+
+        def trainable():
+            return [p for p in model.parameters() if p.requires_grad] + extra
+
+        params = trainable()
+        opt = _make_optimizer(params, cfg)
+        warmup = int(cfg.warmup_ratio * total)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
+        state = TrainState(model, handle, opt, sched, total, self.steps_per_epoch)
+
+        keys = _adapter_param_keys(handle)
+
+        def rebuild_optimizer(kept=None):
+            """Call after ``handle.compact()``: new AdamW over the live parameters, moments kept."""
+            nonlocal opt, params, keys
+            params = trainable()
+            new = _make_optimizer(params, cfg)
+            _carry_state(opt, new, keys, kept or {}, handle)
+            for g_new, g_old in zip(new.param_groups, opt.param_groups):
+                g_new["lr"] = g_old["lr"]
+            sched.optimizer = new
+            opt = state.optimizer = new
+            keys = _adapter_param_keys(handle)
+        state.rebuild_optimizer = rebuild_optimizer
+
+        gen = torch.Generator().manual_seed(cfg.seed)
+        data_iter = iter(())
+        history, best, final = [], None, {}
+        primary = self.task.objective.primary
+        sign = 1 if self.task.objective.greater_is_better else -1
+        t0 = time.perf_counter()
+        hook.on_train_begin(state)
+        bar = tqdm(range(1, total + 1), desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
+        for step in bar:
+            try:
+                batch = next(data_iter)
+            except StopIteration:
+                data_iter = batches(self.task.train, cfg.batch_size, self.task.collate, shuffle=True, generator=gen)
+                batch = next(data_iter)
+            batch = {k: v.to(cfg.device) for k, v in batch.items()}
+            loss, _, _ = self.task.objective.forward(model, batch)
+            orth = None
+            if handle is not None and handle.form == "svd" and cfg.orth_reg > 0 and len(handle.adapters):
+                orth_t = handle.orth_penalty()
+                loss = loss + cfg.orth_reg * orth_t
+                orth = float(orth_t.detach())
+            if not torch.isfinite(loss):
+                bar.close()
+                raise DivergedError(f"loss became {float(loss)} at step {step}", history)
+            loss.backward()
+            if cfg.max_grad_norm:
+                torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+            opt.step()
+            sched.step()
+            state.step, state.loss, state.orth = step, float(loss.detach()), orth
+            hook.on_step_end(step, state)
+            opt.zero_grad(set_to_none=True)
+            if step % every == 0 or step == total:
+                metrics = self.evaluate(model)
+                final = dict(metrics)
+                entry = {"step": step, "train_loss": state.loss, "lr": sched.get_last_lr()[0], "dev": metrics}
+                history.append(entry)
+                value = metrics.get(primary, float("nan"))
+                if best is None or (not math.isnan(value) and sign * value > sign * best[primary]):
+                    best = {**metrics, "step": step}
+                bar.set_postfix({primary: f"{value:.4f}", "loss": f"{state.loss:.4f}"})
+                log.debug("step %d loss %.4f %s", step, state.loss, metrics)
+                if report is not None:
+                    report(step, metrics)
+        bar.close()
+        hook.on_train_end(state)
+        return TrainOutcome(final=final, best=best or {}, history=history,
+                            train_s=time.perf_counter() - t0, steps=total)

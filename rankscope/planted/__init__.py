@@ -1,0 +1,23 @@
+"""The planted-structure task (``--task planted``): a ground truth for allocators.
+
+1. A **teacher** is the base model plus planted low-rank updates on a seed-chosen subset of the
+   space's edges — shortcuts included, which module LoRA cannot express — with ranks from
+   {2, 4, 8}, each scaled so its output moves by ``scale`` × the RMS of the target site.
+2. Inputs are token sequences sampled from the tokenizer's vocabulary.
+3. Targets are the teacher's *changes* in the mean-pooled hidden states of every block, under
+   fixed random projections (``proj_dim`` per block), standardised per output. Predicting the
+   change (not the raw features, which the base model already gets 97 % right) gives ``r2`` a
+   range from 0 (no adapter) to 1.
+4. The student is the base model plus the allocator's adapters, with a budget equal to the
+   planted parameter count; **uniform** (floor) and **oracle** (the planted allocation, ceiling)
+   are trained with the same schedule.
+
+Metrics: ``r2`` (dev), ``gap_closed = (r2 − r2_uniform)/(r2_oracle − r2_uniform)``,
+``planted_recall`` (share of allocated parameters on planted edges) and ``rank_spearman``
+(allocated vs planted ranks). ``calibration_ratio = (1 − r2_oracle)/(1 − r2_uniform)``.
+"""
+
+from .metrics import planted_metrics
+from .task import PlantedConfig, PlantedTask, build_planted_task
+
+__all__ = ["PlantedConfig", "PlantedTask", "build_planted_task", "planted_metrics"]

@@ -1,0 +1,54 @@
+"""Markdown reports: the tables of :mod:`rankscope.report.tables`, laid out as GitHub tables.
+
+This module only decides layout. Which tables exist, what they contain and how numbers are
+formatted is decided once, in ``tables.py``; the HTML and terminal reports show the same cells.
+
+Cells are escaped for Markdown by :func:`cell`: ``|`` would end a table cell and ``<``/``>``
+would let a name be read as raw HTML by viewers that allow it, so they become ``\\|``,
+``&lt;`` and ``&gt;`` (which every Markdown viewer displays as the original characters).
+"""
+
+from __future__ import annotations
+
+from .tables import (Table, comparison_table, comparison_title, failure_reason, header_fields,
+                     report_tables, report_title)
+
+NONE_RECORDED = "_none recorded_"
+
+
+def cell(value: str) -> str:
+    """A display string made safe inside a Markdown table cell or paragraph."""
+    return (value.replace("\\", "\\\\").replace("|", "\\|")
+            .replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def table_md(table: Table) -> str:
+    """``## title``, then a pipe table (or a "none recorded" line), then the table's note."""
+    lines = [f"## {cell(table.title)}", ""]
+    if table.rows:
+        lines.append("| " + " | ".join(cell(h) for h in table.head) + " |")
+        lines.append("|" + "---|" * len(table.head))
+        lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in table.rows]
+    else:
+        lines.append(NONE_RECORDED)
+    if table.note:
+        lines += ["", f"_{cell(table.note)}_"]
+    return "\n".join(lines)
+
+
+def render_markdown(result: dict) -> str:
+    """The full single-run report as Markdown."""
+    parts = [f"# {cell(report_title(result))}", ""]
+    reason = failure_reason(result)
+    if reason:
+        parts += [f"> **Run failed:** {cell(reason)}", ""]
+    parts += [f"- **{label}**: {cell(value)}" for label, value in header_fields(result)]
+    for table in report_tables(result):
+        parts += ["", table_md(table)]
+    return "\n".join(parts) + "\n"
+
+
+def render_comparison_markdown(results: list) -> str:
+    """One table, one row per run."""
+    return "\n".join([f"# {cell(comparison_title(results))}", "",
+                      table_md(comparison_table(results))]) + "\n"

@@ -1,0 +1,239 @@
+"""One search: model → space → budget → allocator → harness → result (DESIGN.md, data flow).
+
+:func:`run_search` validates every user input before any training (so a bad name costs nothing
+and leaves no run directory), then trains the allocator's choice and the requested baselines
+through the one :class:`~rankscope.harness.Harness`, and returns the ``result.json`` dict.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import resource
+import sys
+import time
+from dataclasses import dataclass
+
+from . import __version__
+from .allocation import Allocation
+from .allocators import ALLOCATORS, AllocationContext, uniform_allocation
+from .attach import attach
+from .budget import Budget
+from .errors import InputError, TrainingError
+from .harness.config import TrainConfig
+from .harness.data import PreparedTask, padding_collate, tokenize_examples
+from .harness.loop import DivergedError, Harness, seed_everything
+from .harness.objectives import SequenceClassification
+from .models import load_model
+from .registry import SPACES
+from .search_config import SearchConfig
+
+log = logging.getLogger(__name__)
+BASELINES = ("uniform",)
+
+
+def peak_rss_mb() -> float:
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / (1024 * 1024) if sys.platform == "darwin" else kb / 1024
+
+
+def _finite(x):
+    """JSON-safe numbers: NaN/inf become None (result.json is strict JSON)."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x
+
+
+def allocation_record(alloc: Allocation) -> dict:
+    space = alloc.space
+    return {"params": alloc.params, "form": alloc.form, "edges": [
+        {"id": e.id, "kind": e.kind, "type": e.type, "layer": e.layer, "src": e.src, "dst": e.dst,
+         "rank": alloc.ranks[e.id], "params": e.cost(alloc.ranks[e.id], alloc.form)} for e in space.edges]}
+
+
+def task_names() -> list[str]:
+    from .tasks import TASKS
+
+    return sorted(set(TASKS.names()) | {"planted", "custom"})
+
+
+def check_names(cfg: SearchConfig) -> None:
+    """Fail fast, before loading anything heavy, on unknown names."""
+    ALLOCATORS.get(cfg.allocator)
+    SPACES.get(cfg.space)
+    if cfg.task not in task_names():
+        raise InputError(f"unknown task {cfg.task!r}; available: {', '.join(task_names())}")
+    bad = [b for b in cfg.baseline if b not in BASELINES]
+    if bad:
+        raise InputError(f"unknown baseline {bad[0]!r}; available: {', '.join(BASELINES)}")
+    if cfg.task == "custom" and not cfg.data_dir:
+        raise InputError("--task custom needs --data-dir DIR holding train.csv|jsonl and dev.csv|jsonl")
+
+
+def prepare_glue_like(cfg: SearchConfig, tokenizer):
+    """Load and tokenise a GLUE or custom task; returns (spec, train features, dev features)."""
+    from .tasks import load_custom_data, load_task_data
+
+    if cfg.task == "custom":
+        spec, train = load_custom_data(cfg.data_dir, "train", max_samples=cfg.max_train_samples, seed=cfg.seed)
+        _, dev = load_custom_data(cfg.data_dir, "dev")
+    else:
+        from .tasks import get_task_spec
+
+        spec = get_task_spec(cfg.task)
+        train = load_task_data(cfg.task, "train", data_dir=cfg.data_dir, max_samples=cfg.max_train_samples, seed=cfg.seed)
+        dev = load_task_data(cfg.task, "dev", data_dir=cfg.data_dir)
+    reg = spec.is_regression
+    return spec, tokenize_examples(train, tokenizer, cfg.max_len, reg), tokenize_examples(dev, tokenizer, cfg.max_len, reg)
+
+
+@dataclass
+class Trained:
+    allocation: Allocation
+    outcome: object
+    failure: str | None = None
+
+
+class Search:
+    """Holds the loaded model, space, task and harness of one search; trains allocations."""
+
+    def __init__(self, cfg: SearchConfig, progress: bool = True):
+        check_names(cfg)
+        self.cfg, self.progress = cfg, progress
+        seed_everything(cfg.seed)  # the task head's random init depends on it
+        self.train_cfg = TrainConfig(lr=cfg.lr, batch_size=cfg.batch_size, epochs=cfg.epochs or 3.0,
+                                     max_steps=cfg.max_steps, warmup_ratio=cfg.warmup_ratio,
+                                     weight_decay=cfg.weight_decay, eval_every=cfg.eval_every, seed=cfg.seed,
+                                     max_len=cfg.max_len, max_train_samples=cfg.max_train_samples,
+                                     orth_reg=cfg.orth_reg, alpha=cfg.alpha, device=cfg.device)
+        self.planted = None
+        if cfg.task == "planted":
+            self.model, self.tokenizer = load_model(cfg.model, None, trust_remote_code=cfg.trust_remote_code)
+            self.space = SPACES.get(cfg.space)(self.model, max_rank=cfg.max_rank)
+            from .planted import PlantedConfig, build_planted_task
+
+            try:
+                pcfg = PlantedConfig(**cfg.planted)
+            except TypeError as exc:
+                raise InputError(f"[planted] options: {exc}") from None
+            self.planted = build_planted_task(self.model, self.tokenizer, self.space, pcfg, cfg.seed,
+                                              padding_collate(self.tokenizer))
+            self.task = self.planted.prepared
+        else:
+            # data first: a missing --data-dir should not cost a model load
+            from .tasks import get_task_spec
+
+            num_labels = None if cfg.task == "custom" else get_task_spec(cfg.task).num_labels
+            if cfg.task == "custom":
+                from .tasks import load_custom_data
+
+                num_labels = load_custom_data(cfg.data_dir, "dev")[0].num_labels
+            self.model, self.tokenizer = load_model(cfg.model, num_labels, trust_remote_code=cfg.trust_remote_code)
+            self.space = SPACES.get(cfg.space)(self.model, max_rank=cfg.max_rank)
+            spec, train, dev = prepare_glue_like(cfg, self.tokenizer)
+            self.task = PreparedTask(spec.name, train, dev, padding_collate(self.tokenizer),
+                                     SequenceClassification(spec))
+        spec = cfg.budget or ("planted" if self.planted else "r2")
+        self.budget = (Budget(self.planted.planted.params, "planted") if spec == "planted" and self.planted
+                       else Budget.parse(spec, self.space))
+        self.harness = Harness(self.task, self.train_cfg)
+        self._cache: dict[tuple, Trained] = {}
+
+    def context(self, options=None) -> AllocationContext:
+        return AllocationContext(self.space, self.budget, self.model, self.tokenizer, self.harness,
+                                 self.cfg.seed, dict(options or {}))
+
+    def train(self, alloc: Allocation, form: str, hook=None, desc="train", **train_kw) -> Trained:
+        """Attach ``alloc`` in ``form``, train, read the final allocation from the masks, detach.
+        Identical before-training allocations are trained once (runs are deterministic)."""
+        key = (alloc.to_json(), form, tuple(sorted(train_kw.items()))) if hook is None else None
+        if key is not None and key in self._cache:
+            return self._cache[key]
+        handle = attach(self.model, self.space, alloc, form=form, alpha=self.cfg.alpha, seed=self.cfg.seed)
+        try:
+            outcome = self.harness.train(self.model, handle, hook, progress=self.progress, desc=desc, **train_kw)
+            trained = Trained(handle.allocation, outcome)
+        except DivergedError as exc:
+            trained = Trained(handle.allocation, None, failure=str(exc))
+            trained.history = exc.history
+        finally:
+            handle.detach()
+        if key is not None:
+            self._cache[key] = trained
+        return trained
+
+    def uniform(self, form="lora") -> Allocation:
+        return uniform_allocation(self.space, self.budget, form)
+
+
+def _metrics_block(primary, outcome):
+    return {"primary": primary, "final": outcome.final, "best": outcome.best}
+
+
+def run_search(cfg: SearchConfig, progress: bool = True) -> tuple[dict, Allocation]:
+    """Run one search; return ``(result dict, final allocation)``."""
+    t_start = time.perf_counter()
+    search = Search(cfg, progress)
+    try:
+        allocator = ALLOCATORS.get(cfg.allocator)(**cfg.allocator_options)
+    except TypeError as exc:
+        raise InputError(f"allocator {cfg.allocator!r} options {cfg.allocator_options}: {exc}") from None
+    ctx = search.context(cfg.allocator_options)
+    t0 = time.perf_counter()
+    proposed = allocator.propose(ctx)
+    hook = allocator.step_hook(ctx)
+    allocate_s = time.perf_counter() - t0
+    if hook is None and proposed.params > search.budget.params:
+        raise TrainingError(f"allocator {cfg.allocator!r} proposed {proposed.params:,} parameters "
+                            f"over the budget of {search.budget.params:,}")
+    trained = search.train(proposed, allocator.form, hook, desc=cfg.allocator)
+    final = trained.allocation
+    if trained.failure is None and final.params > search.budget.params:
+        raise TrainingError(f"allocator {cfg.allocator!r} ended with {final.params:,} parameters over "
+                            f"the budget of {search.budget.params:,}")
+    primary = search.task.objective.primary
+    result = {
+        "schema": 1, "rankscope_version": __version__, "space": cfg.space, "allocator": cfg.allocator,
+        "model": cfg.model, "task": cfg.task, "seed": cfg.seed,
+        "status": "completed" if trained.failure is None else "failed",
+        "failure": None if trained.failure is None else {"reason": trained.failure},
+        "budget": search.budget.to_dict(),
+        "allocation": allocation_record(final),
+        "head_params": search.task.head_params or sum(
+            p.numel() for n, c in search.model.named_children() if n in ("classifier", "score") for p in c.parameters()),
+        "metrics": {"primary": primary, "final": {}, "best": {}},
+        "baseline": {},
+        "timing": {},
+        "history": [],
+        "extras": {"allocator": allocator.describe(), "train_steps": search.harness.total_steps()},
+    }
+    if trained.failure is not None:
+        result["history"] = getattr(trained, "history", [])
+    else:
+        result["metrics"] = _metrics_block(primary, trained.outcome)
+        result["history"] = trained.outcome.history
+        baselines = set(cfg.baseline) | ({"uniform"} if search.planted else set())
+        for name in sorted(baselines):
+            base_alloc = search.uniform()
+            b = search.train(base_alloc, "lora", desc=f"baseline {name}")
+            if b.failure is None:
+                result["baseline"][name] = {"metrics": _metrics_block(primary, b.outcome),
+                                            "params": base_alloc.params,
+                                            "allocation": allocation_record(base_alloc)}
+        if search.planted:
+            from .planted import planted_metrics
+
+            oracle = search.train(search.planted.planted, "lora", desc="oracle")
+            r2 = lambda t: t.outcome.final["r2"] if t.failure is None else float("nan")  # noqa: E731
+            uni = search.train(search.uniform(), "lora", desc="baseline uniform")
+            result["extras"]["planted"] = planted_metrics(final, search.planted.planted, r2(trained),
+                                                          r2(uni), r2(oracle))
+            result["extras"]["planted"]["config"] = search.planted.config.to_dict()
+    train_s = trained.outcome.train_s if trained.outcome else 0.0
+    result["timing"] = {"allocate_s": allocate_s, "train_s": train_s,
+                        "total_s": time.perf_counter() - t_start, "peak_rss_mb": peak_rss_mb()}
+    return _finite(result), final
