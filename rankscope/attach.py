@@ -216,13 +216,14 @@ class AdapterHandle:
 
 
 def attach(model, space, allocation: Allocation, form: str | None = None, *,
-           alpha: float | Mapping[str, float] | None = None, dropout: float = 0.0,
+           alpha: float | Mapping[str, float] | None = None, scaling: str = "lora", dropout: float = 0.0,
            seed: int = 0, freeze_base: bool = True, validate: bool = False) -> AdapterHandle:
     """Attach one adapter per edge with rank > 0 and return its :class:`AdapterHandle`.
 
     ``form`` is ``"lora"`` (A, B) or ``"svd"`` (P, λ, Q); it defaults to the allocation's form.
     ``alpha`` is a float or ``{"lora": α, "shortcut": α_s}``; defaults: LoRA form 16 / 4
-    (HeteroLoRA), SVD form 32 (SalientLoRA). Adapter init draws from ``torch.Generator(seed)``,
+    (HeteroLoRA), SVD form 32 (SalientLoRA). ``scaling`` is ``"lora"`` (α/r, as PEFT) or
+    ``"rslora"`` (α/√r, PEFT's ``use_rslora``). Adapter init draws from ``torch.Generator(seed)``,
     so it does not depend on (or disturb) the global RNG. With ``freeze_base`` every parameter
     of the model is frozen; the harness unfreezes the task head.
     """
@@ -243,11 +244,13 @@ def attach(model, space, allocation: Allocation, form: str | None = None, *,
     param = next(model.parameters())
     gen = torch.Generator().manual_seed(int(seed))
     adapters = nn.ModuleDict()
+    if scaling not in ("lora", "rslora"):
+        raise InputError(f"unknown scaling {scaling!r}; valid: lora (alpha/r), rslora (alpha/sqrt(r))")
     cls = ADAPTER_FORMS[form]
     for e in space.edges:
         r = allocation.ranks.get(e.id, 0)
         if r > 0:
-            adapters[e.id] = cls(e.d_in, e.d_out, r, alphas[e.kind], generator=gen)
+            adapters[e.id] = cls(e.d_in, e.d_out, r, alphas[e.kind], generator=gen, rslora=scaling == "rslora")
     adapters.to(device=param.device, dtype=param.dtype if param.is_floating_point() else None)
     frozen = {}
     if freeze_base:

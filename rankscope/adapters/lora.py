@@ -1,4 +1,4 @@
-"""LoRA form (Hu et al. 2021, eq. 3):  Δ(x) = (α/r) · B A x.
+"""LoRA form (Hu et al. 2021, eq. 3):  Δ(x) = (α/r) · B A x   (or α/√r with ``rslora``).
 
 A: r × d_in, Kaiming-uniform(a=√5) as in ``nn.Linear`` and PEFT; B: d_out × r, zeros, so a fresh
 adapter is exactly the identity change. Scale α/r uses the rank at attach time and stays fixed
@@ -19,8 +19,10 @@ class LoRAAdapter(LowRankAdapter):
     form = "lora"
     RANK_DIMS = {"A": 0, "B": 1}
 
-    def __init__(self, d_in, d_out, rank, alpha: float, generator: torch.Generator | None = None):
-        super().__init__(d_in, d_out, rank, scale=alpha / rank)
+    def __init__(self, d_in, d_out, rank, alpha: float, generator: torch.Generator | None = None,
+                 rslora: bool = False):
+        # rsLoRA (Kalajdzievski 2023) scales by α/√r so the update size does not shrink with rank
+        super().__init__(d_in, d_out, rank, scale=alpha / (rank ** 0.5 if rslora else rank))
         self.A = nn.Parameter(torch.empty(rank, d_in))
         self.B = nn.Parameter(torch.zeros(d_out, rank))
         # kaiming_uniform_(a=√5) on an (r × d_in) weight is U(-1/√d_in, 1/√d_in)

@@ -18,8 +18,9 @@ class SVDAdapter(LowRankAdapter):
     form = "svd"
     RANK_DIMS = {"Q": 0, "lam": 0, "P": 1}
 
-    def __init__(self, d_in, d_out, rank, alpha: float, generator: torch.Generator | None = None):
-        super().__init__(d_in, d_out, rank, scale=alpha / rank)
+    def __init__(self, d_in, d_out, rank, alpha: float, generator: torch.Generator | None = None,
+                 rslora: bool = False):
+        super().__init__(d_in, d_out, rank, scale=alpha / (rank ** 0.5 if rslora else rank))
         self.Q = nn.Parameter(torch.empty(rank, d_in))
         self.lam = nn.Parameter(torch.zeros(rank))
         self.P = nn.Parameter(torch.empty(d_out, rank))

@@ -5,7 +5,7 @@
    {2, 4, 8}, each scaled so its output moves by ``scale`` × the RMS of the target site.
 2. Inputs are token sequences sampled from the tokenizer's vocabulary.
 3. Targets are the teacher's *changes* in the mean-pooled hidden states of every block, under
-   fixed random projections (``proj_dim`` per block), standardised per output. Predicting the
+   fixed random projections (``proj_dim`` per block), scaled by the base features' spread. Predicting the
    change (not the raw features, which the base model already gets 97 % right) gives ``r2`` a
    range from 0 (no adapter) to 1.
 4. The student is the base model plus the allocator's adapters, with a budget equal to the

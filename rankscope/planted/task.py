@@ -6,7 +6,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from sklearn.metrics import r2_score
 
 from ..allocation import Allocation
 from ..attach import attach
@@ -127,8 +126,11 @@ class PlantedRegression(torch.nn.Module):
         return torch.nn.functional.mse_loss(pred, batch["target"]), pred.detach(), batch["target"]
 
     def metrics(self, preds, targets):
-        return {"r2": float(r2_score(targets, preds, multioutput="variance_weighted")),
-                "mse": float(np.mean((preds - targets) ** 2))}
+        """Pooled r2 = 1 − ΣSSE / ΣSST over every output. Unlike sklearn's per-output averages it
+        also charges errors on outputs the teacher did not change (blocks before every plant)."""
+        sse = float(((preds - targets) ** 2).sum())
+        sst = float(((targets - targets.mean(0)) ** 2).sum())
+        return {"r2": 1.0 - sse / sst if sst > 0 else float("nan"), "mse": float(np.mean((preds - targets) ** 2))}
 
 
 @dataclass
@@ -169,7 +171,11 @@ def build_planted_task(model, tokenizer, space, cfg: PlantedConfig, seed: int, c
     teacher = {k: _features(model, objective, v, collate) for k, v in (("train", train), ("dev", dev))}
     handle.detach()
     delta = {k: teacher[k] - base[k] for k in base}
-    objective.std.copy_(delta["train"].std(0).clamp_min(1e-8))
+    # scale each output by the spread of the *base* features: a block the teacher did not change
+    # has target 0, and a student that changes it pays on the natural scale of that block
+    objective.std.copy_(base["train"].std(0).clamp_min(1e-6))
+    with torch.no_grad():  # head starts at the mean change: r2 ≈ 0 before any adapter learns
+        objective.bias.copy_((delta["train"] / objective.std).mean(0))
     for split, data in (("train", train), ("dev", dev)):
         target = delta[split] / objective.std
         for i, f in enumerate(data):

@@ -75,42 +75,55 @@ class TaskSpec:
     def check_label(self, raw, where: str) -> int | float:
         """``raw`` (a number, or its text as read from a file) as a valid label of this task.
 
-        Classification labels must be whole numbers in ``0..num_labels-1`` (or, when the task
-        has ``label_names``, one of those names); regression labels any finite number. ``where``
-        (e.g. ``"RTE/dev.tsv:12"``) is put in the error message.
+        Classification labels must be whole numbers in ``0..num_labels-1`` or, when the task has
+        ``label_names``, one of those names; regression labels any finite number. ``where``
+        (e.g. ``"RTE/dev.tsv:12"``) goes into the error message.
         """
         if isinstance(raw, str) and raw.strip() in self.label_names:
             return self.label_names.index(raw.strip())
-        value = parse_number(raw, where)
-        if self.is_regression:
+        value = to_number(raw)
+        if value is not None and self.is_regression:
             return float(value)
-        valid = f"0..{self.num_labels - 1}" + (f" or one of {', '.join(self.label_names)}"
-                                                if self.label_names else "")
-        if not float(value).is_integer() or not 0 <= value < self.num_labels:
-            raise DataError(f"{where}: label {raw!r} does not fit task {self.name!r} "
-                            f"({self.num_labels} classes); valid labels: {valid}")
-        return int(value)
+        if value is not None and float(value).is_integer() and 0 <= value < self.num_labels:
+            return int(value)
+        kind = "regression" if self.is_regression else f"{self.num_labels} classes"
+        raise DataError(f"{where}: label {raw!r} does not fit task {self.name!r} ({kind}); "
+                        f"valid labels: {self.valid_labels}")
+
+    @property
+    def valid_labels(self) -> str:
+        if self.is_regression:
+            return "any finite number"
+        names = f" or one of {', '.join(self.label_names)}" if self.label_names else ""
+        return f"0..{self.num_labels - 1}{names}"
 
 
-def parse_number(raw, where: str) -> int | float:
-    """A finite int or float from a number or its text; booleans and NaN/inf are rejected.
+def to_number(raw) -> int | float | None:
+    """A finite int or float from a number or its text, else ``None`` (booleans, NaN/inf too).
 
-    Text is kept as an int when it is written as one (``"3"``), and a float otherwise
-    (``"3.0"``, ``"4.750"``), so callers can tell how a label was written.
+    Text is kept as an int when it is written as one (``"3"``) and a float otherwise (``"3.0"``,
+    ``"4.750"``).
     """
     value = raw
     if isinstance(raw, str):
-        try:
-            value = int(raw)
-        except ValueError:
+        for parse in (int, float):
             try:
-                value = float(raw)
+                value = parse(raw)
+                break
             except ValueError:
                 value = None
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
             or not math.isfinite(value):
-        raise DataError(f"{where}: label {raw!r} is not a finite number")
+        return None
     return int(value) if isinstance(value, (int, np.integer)) else float(value)
+
+
+def parse_number(raw, where: str) -> int | float:
+    """:func:`to_number`, or an error naming ``where`` when ``raw`` is not a finite number."""
+    value = to_number(raw)
+    if value is None:
+        raise DataError(f"{where}: label {raw!r} is not a finite number")
+    return value
 
 
 def check_split(split: str) -> str:

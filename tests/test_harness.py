@@ -1,0 +1,122 @@
+"""The training loop: hook protocol timing, determinism, divergence handling, compaction."""
+
+import math
+
+import torch
+
+import rankscope as rs
+from rankscope.allocators import ALLOCATORS, Allocator, uniform_allocation
+from rankscope.harness.hooks import StepHook
+from rankscope.testing import run_small
+
+
+class Recorder(StepHook):
+    def __init__(self):
+        self.events = []
+
+    def on_train_begin(self, state):
+        self.events.append(("begin", state.step))
+
+    def on_step_end(self, step, state):
+        grads = [p.grad for p in state.handle.parameters()]
+        self.events.append(("step", step, all(g is not None for g in grads), state.optimizer.state != {}))
+
+    def on_train_end(self, state):
+        self.events.append(("end", state.step))
+
+
+class RecordingAllocator(Allocator):
+    """An in-training allocator that only records what the harness shows it."""
+
+    name = "test-recording"
+    last = None
+
+    def propose(self, ctx):
+        return uniform_allocation(ctx.space, ctx.budget)
+
+    def step_hook(self, ctx):
+        RecordingAllocator.last = Recorder()
+        return RecordingAllocator.last
+
+
+class PoisonAllocator(Allocator):
+    """Makes the loss NaN from step 3 on, to exercise divergence handling."""
+
+    name = "test-poison"
+
+    def propose(self, ctx):
+        return uniform_allocation(ctx.space, ctx.budget)
+
+    def step_hook(self, ctx):
+        class Poison(StepHook):
+            def on_step_end(self, step, state):
+                if step == 3:
+                    with torch.no_grad():
+                        next(iter(state.handle.parameters())).fill_(float("inf"))
+        return Poison()
+
+
+ALLOCATORS.register("test-recording", RecordingAllocator, overwrite=True)
+ALLOCATORS.register("test-poison", PoisonAllocator, overwrite=True)
+
+
+def test_hooks_fire_once_per_optimizer_step_with_gradients():
+    result, _, cfg = run_small("test-recording")
+    ev = RecordingAllocator.last.events
+    assert ev[0] == ("begin", 0) and ev[-1] == ("end", cfg.max_steps)
+    steps = [e for e in ev if e[0] == "step"]
+    assert [e[1] for e in steps] == list(range(1, cfg.max_steps + 1))
+    assert all(e[2] for e in steps), "gradients must still be present in on_step_end"
+    assert all(e[3] for e in steps), "on_step_end fires after optimizer.step()"
+
+
+def test_divergence_marks_run_failed_and_keeps_history():
+    result, _, _ = run_small("test-poison", eval_every=2)
+    assert result["status"] == "failed"
+    assert "loss became" in result["failure"]["reason"] and "step 4" in result["failure"]["reason"]
+    assert [h["step"] for h in result["history"]] == [2]
+
+
+def test_compaction_mid_training_keeps_function_and_optimizer_state():
+    """A hook that masks ranks, compacts and rebuilds the optimizer: training goes on."""
+    class Compactor(StepHook):
+        def on_step_end(self, step, state):
+            if step == 4:
+                for eid in list(state.handle.adapters)[:5]:
+                    state.handle.set_mask(eid, torch.zeros(state.handle.adapters[eid].rank))
+                batch = next(iter([state.extras["probe"]]))
+                with torch.no_grad():
+                    before = state.model(**batch).last_hidden_state
+                kept = state.handle.compact()
+                state.rebuild_optimizer(kept)
+                with torch.no_grad():
+                    after = state.model(**batch).last_hidden_state
+                Compactor.diff = float((before - after).abs().max())
+                state.extras["params_after"] = state.handle.trainable_parameters()
+
+    class CompactingAllocator(Allocator):
+        name = "test-compact"
+        hook = None
+
+        def propose(self, ctx):
+            return rs.Allocation.uniform(ctx.space, 2)
+
+        def step_hook(self, ctx):
+            h = Compactor()
+            probe = ctx.harness.task.collate(ctx.harness.task.dev[:4])
+            orig = h.on_step_end
+
+            def wrapped(step, state):
+                state.extras["probe"] = probe
+                orig(step, state)
+            h.on_step_end = wrapped
+            CompactingAllocator.hook = h
+            return h
+
+    ALLOCATORS.register("test-compact", CompactingAllocator, overwrite=True)
+    result, final, _ = run_small("test-compact", budget="r2")
+    assert result["status"] == "completed"
+    assert sum(1 for r in final.ranks.values() if r == 0) == 5
+    assert final.params == result["allocation"]["params"]
+    assert math.isfinite(result["metrics"]["final"]["r2"])
+    assert Compactor.diff < 1e-5
