@@ -84,13 +84,15 @@ def test_compaction_mid_training_keeps_function_and_optimizer_state():
             if step == 4:
                 for eid in list(state.handle.adapters)[:5]:
                     state.handle.set_mask(eid, torch.zeros(state.handle.adapters[eid].rank))
-                batch = next(iter([state.extras["probe"]]))
+                batch = state.extras["probe"]
+                state.model.eval()  # no dropout while comparing outputs
                 with torch.no_grad():
                     before = state.model(**batch).last_hidden_state
                 kept = state.handle.compact()
                 state.rebuild_optimizer(kept)
                 with torch.no_grad():
                     after = state.model(**batch).last_hidden_state
+                state.model.train()
                 Compactor.diff = float((before - after).abs().max())
                 state.extras["params_after"] = state.handle.trainable_parameters()
 

@@ -247,8 +247,8 @@ def test_custom_jsonl_regression(tmp_path):
     rows = [{"text": "a", "label": 0}, {"text": "b", "label": 3.5}, {"text": "c", "label": "5"}]
     write(tmp_path / "train.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n\n")
     spec = infer_custom_spec(tmp_path)
-    assert spec.is_regression and spec.metric_names == ("pearson", "spearman")
-    examples = load_custom_data(tmp_path, "train", max_samples=2, seed=0)
+    assert spec == load_custom_data(tmp_path, "train")[0] and spec.primary_metric == "pearson"
+    examples = load_custom_data(tmp_path, "train", max_samples=2, seed=0)[1]
     assert len(examples) == 2 and all(type(e.label) is float and not e.text_pair for e in examples)
 
 

@@ -205,7 +205,7 @@ class Harness:
                 orth = float(orth_t.detach())
             if not torch.isfinite(loss):
                 bar.close()
-                raise DivergedError(f"loss became {float(loss)} at step {step}", history)
+                raise DivergedError(f"loss became {float(loss.detach())} at step {step}", history)
             loss.backward()
             if cfg.max_grad_norm:
                 torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)

@@ -11,6 +11,7 @@
 
     spec = get_task_spec("custom", data_dir="my_data")   # inferred from the labels
     train = load_task_data("custom", "train", data_dir="my_data")
+    spec, train = load_custom_data("my_data", "train")   # the same, in one call
 
 Task names: the GLUE tasks (``cola sst2 mrpc rte stsb qnli qqp mnli``, see :mod:`.glue`), tasks
 registered by plugins in :data:`TASKS` (their data is read in the custom file layout), and
@@ -53,7 +54,7 @@ def load_task_data(name: str, split: str, *, data_dir=None, max_samples: int | N
     if name in GLUE:
         return load_glue(name, split, data_dir=data_dir, max_samples=max_samples, seed=seed)
     return load_custom_data(_require_dir(name, data_dir), split, spec=spec,
-                            max_samples=max_samples, seed=seed)
+                            max_samples=max_samples, seed=seed)[1]
 
 
 def _require_dir(name: str, data_dir):

@@ -35,19 +35,21 @@ REQUIRED = ("text", "label")
 
 
 def load_custom_data(data_dir, split: str, *, spec: TaskSpec | None = None,
-                     max_samples: int | None = None, seed: int = 0) -> list[Example]:
-    """Examples of ``split`` (``"train"``/``"dev"``) from a custom data directory.
+                     max_samples: int | None = None, seed: int = 0
+                     ) -> tuple[TaskSpec, list[Example]]:
+    """``(spec, examples)`` of ``split`` (``"train"``/``"dev"``) from a custom data directory.
 
-    Labels are checked against ``spec``, by default the one :func:`infer_custom_spec` finds (a
-    registered plugin task passes its own). ``max_samples``/``seed`` pick a seeded,
-    order-preserving subset (see :func:`.base.select`).
+    Labels are checked against ``spec``, by default the one :func:`infer_custom_spec` finds
+    (returned, as the caller has no other way to know it); a registered plugin task passes its
+    own. ``max_samples``/``seed`` pick a seeded, order-preserving subset (see
+    :func:`.base.select`).
     """
     check_split(split)
     path = split_file(data_dir, split)
     spec = spec or infer_custom_spec(data_dir)
     examples = [to_example(record, spec.check_label(record["label"], where), where)
                 for where, record in read_records(path)]
-    return select(examples, max_samples=max_samples, seed=seed, source=str(path))
+    return spec, select(examples, max_samples=max_samples, seed=seed, source=str(path))
 
 
 def infer_custom_spec(data_dir) -> TaskSpec:
