@@ -20,7 +20,6 @@ from .allocators import ALLOCATORS, AllocationContext, uniform_allocation
 from .attach import attach
 from .budget import Budget
 from .errors import InputError, TrainingError
-from .harness.config import TrainConfig
 from .harness.data import PreparedTask, padding_collate, tokenize_examples
 from .harness.loop import DivergedError, Harness, seed_everything
 from .harness.objectives import SequenceClassification
@@ -105,11 +104,7 @@ class Search:
         check_names(cfg)
         self.cfg, self.progress = cfg, progress
         seed_everything(cfg.seed)  # the task head's random init depends on it
-        self.train_cfg = TrainConfig(lr=cfg.lr, batch_size=cfg.batch_size, epochs=cfg.epochs or 3.0,
-                                     max_steps=cfg.max_steps, warmup_ratio=cfg.warmup_ratio,
-                                     weight_decay=cfg.weight_decay, eval_every=cfg.eval_every, seed=cfg.seed,
-                                     max_len=cfg.max_len, max_train_samples=cfg.max_train_samples,
-                                     orth_reg=cfg.orth_reg, alpha=cfg.alpha, device=cfg.device)
+        self.train_cfg = cfg.train_config()
         self.planted = None
         if cfg.task == "planted":
             self.model, self.tokenizer = load_model(cfg.model, None, trust_remote_code=cfg.trust_remote_code)

@@ -85,5 +85,13 @@ class SearchConfig:
                 data[k] = v
         return SearchConfig.from_mapping(data)
 
+    def train_config(self):
+        """The :class:`~rankscope.harness.config.TrainConfig` these settings describe (its own
+        defaults fill what is unset), so training hyper-parameters are defined in one place."""
+        from .harness.config import TrainConfig
+
+        names = {f.name for f in fields(TrainConfig)}
+        return TrainConfig(**{k: v for k, v in asdict(self).items() if k in names and v is not None})
+
     def to_toml(self) -> str:
         return tomli_w.dumps({k: v for k, v in asdict(self).items() if v is not None})
