@@ -75,6 +75,7 @@ def search(
     eval_every: int = typer.Option(None, help="Evaluate on dev every N steps (0 = ten times per run)."),
     max_rank: int = typer.Option(None, help="Largest rank an edge may take. Default: 64."),
     alpha: float = typer.Option(None, help="LoRA alpha for every edge (default: 16 modules / 4 shortcuts; SVD 32)."),
+    scaling: str = typer.Option(None, help="Adapter scaling: lora (alpha/r, as PEFT; GLUE default) or rslora (alpha/sqrt(r); planted default)."),
     baseline: list[str] = typer.Option(None, help="Also train this baseline at the same budget (uniform)."),
     option: list[str] = typer.Option(None, "--option", "-o", help="Allocator option KEY=VALUE (repeatable)."),
     device: str = typer.Option(None, help="cpu or cuda. Default: cpu."),
@@ -98,7 +99,7 @@ def search(
     overrides = dict(space=space, allocator=allocator, model=model, task=task, data_dir=data_dir,
                      budget=budget, seed=seed, epochs=epochs, max_steps=max_steps, lr=lr,
                      batch_size=batch_size, max_len=max_len, max_train_samples=max_train_samples,
-                     eval_every=eval_every, max_rank=max_rank, alpha=alpha, baseline=baseline or None,
+                     eval_every=eval_every, max_rank=max_rank, alpha=alpha, scaling=scaling, baseline=baseline or None,
                      device=device, trust_remote_code=trust_remote_code)
     if option:
         overrides["allocator_options"] = {**base.allocator_options, **dict(_parse_option(o) for o in option)}

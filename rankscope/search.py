@@ -69,6 +69,8 @@ def check_names(cfg: SearchConfig) -> None:
     bad = [b for b in cfg.baseline if b not in BASELINES]
     if bad:
         raise InputError(f"unknown baseline {bad[0]!r}; available: {', '.join(BASELINES)}")
+    if cfg.scaling not in (None, "lora", "rslora"):
+        raise InputError(f"unknown scaling {cfg.scaling!r}; valid: lora (alpha/r), rslora (alpha/sqrt(r))")
     if cfg.task == "custom" and not cfg.data_dir:
         raise InputError("--task custom needs --data-dir DIR holding train.csv|jsonl and dev.csv|jsonl")
 
@@ -148,7 +150,8 @@ class Search:
         key = (alloc.to_json(), form, tuple(sorted(train_kw.items()))) if hook is None else None
         if key is not None and key in self._cache:
             return self._cache[key]
-        handle = attach(self.model, self.space, alloc, form=form, alpha=self.cfg.alpha, seed=self.cfg.seed)
+        handle = attach(self.model, self.space, alloc, form=form, alpha=self.cfg.alpha,
+                        scaling=self.cfg.scaling or "lora", seed=self.cfg.seed)
         try:
             outcome = self.harness.train(self.model, handle, hook, progress=self.progress, desc=desc, **train_kw)
             trained = Trained(handle.allocation, outcome)

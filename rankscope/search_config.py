@@ -16,8 +16,8 @@ from .errors import InputError
 
 TASK_DEFAULTS = {
     # planted: short sequences, one regression head; calibrated defaults (README)
-    "planted": {"max_steps": 200, "lr": 3e-3, "batch_size": 32, "max_len": 64},
-    "glue": {"epochs": 3.0, "lr": 5e-4, "batch_size": 32, "max_len": 128},
+    "planted": {"max_steps": 200, "lr": 3e-3, "batch_size": 32, "max_len": 64, "scaling": "rslora"},
+    "glue": {"epochs": 3.0, "lr": 5e-4, "batch_size": 32, "max_len": 128, "scaling": "lora"},
 }
 
 
@@ -41,6 +41,7 @@ class SearchConfig:
     weight_decay: float = 0.01
     orth_reg: float = 0.5
     alpha: float | None = None
+    scaling: str | None = None  # "lora" (alpha/r) or "rslora" (alpha/sqrt(r)); task default
     max_rank: int = 64
     baseline: list = field(default_factory=list)
     device: str = "cpu"

@@ -85,6 +85,7 @@ def test_cli_choices_equal_registries():
     (["--max-steps", "0"], "--max-steps must be a positive integer"),
     (["--task", "mrpc", "--data-dir", "/no/such/dir"], "/no/such/dir"),
     (["--budget", "lots"], "does not parse"),
+    (["--scaling", "sqrt"], "unknown scaling 'sqrt'"),
 ])
 def test_bad_input_exits_2_and_leaves_nothing(args, needle, tmp_path):
     out = tmp_path / "out"
@@ -117,3 +118,18 @@ def test_uniform_allocation_fills_levels_in_order():
     mid = rs.Budget(space.uniform_cost(2) + space.uniform_cost(1) // 2, "mid")
     ranks = set(uniform_allocation(space, mid).ranks.values())
     assert ranks == {2, 3}
+
+
+def test_report_html_renders_heatmap_in_headless_chromium(run_dir):
+    """The offline report draws its figures in a real browser: plotly's inlined JavaScript runs
+    and produces the rank heatmap layer (skipped where no Chromium is installed)."""
+    import shutil
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    p = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=8000",
+                        "--dump-dom", (run_dir / "report.html").resolve().as_uri()],
+                       capture_output=True, text=True, timeout=180)
+    assert 'class="heatmaplayer' in p.stdout, p.stderr[-2000:]
+    assert p.stdout.count('class="main-svg"') >= 6  # budget, curve, heatmap, comparison (2 svgs each)

@@ -4,10 +4,14 @@
    space's edges — shortcuts included, which module LoRA cannot express — with ranks from
    {2, 4, 8}, each scaled so its output moves by ``scale`` × the RMS of the target site.
 2. Inputs are token sequences sampled from the tokenizer's vocabulary.
-3. Targets are the teacher's *changes* in the mean-pooled hidden states of every block, under
-   fixed random projections (``proj_dim`` per block), scaled by the base features' spread. Predicting the
-   change (not the raw features, which the base model already gets 97 % right) gives ``r2`` a
-   range from 0 (no adapter) to 1.
+3. Targets are the teacher's *changes* in the hidden states of every block, per token
+   (``targets="tokens"``, the default) or mean-pooled over tokens (``"pooled"``, DESIGN.md's
+   first form), under fixed random projections (``proj_dim`` per block), scaled by the base
+   features' spread. Predicting the change (not the raw features, which the base model already
+   gets 97 % right) gives ``r2`` a range from 0 (no adapter) to 1. Pooled targets vary across
+   examples in only ~10 directions, so rank-1 edges everywhere reproduce them about as well as
+   the planted ranks do (README, "Planted task calibration"); per-token targets keep each
+   plant's full rank visible.
 4. The student is the base model plus the allocator's adapters, with a budget equal to the
    planted parameter count; **uniform** (floor) and **oracle** (the planted allocation, ceiling)
    are trained with the same schedule.

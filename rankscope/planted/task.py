@@ -16,17 +16,22 @@ from ..trace import capture_sites
 
 @dataclass
 class PlantedConfig:
-    """Defaults calibrated so that the oracle's dev error is well under 0.7× uniform's
-    (README, "Planted task calibration")."""
+    """The task's knobs (``[planted]`` in a config file). Calibration status, measured ratios and
+    the commands behind them: README, "Planted task calibration".
+
+    ``ranks`` defaults to (16,), above DESIGN.md's {2, 4, 8}: in the ``shortcuts`` space a block
+    has about ten edges reading and writing the residual stream, so rank-1 edges side by side can
+    emulate a rank-8 plant; a rank-16 plant is harder to emulate (measured ratio 0.90 → 0.83)."""
 
     n_plants: int = 6
     shortcut_share: float = 0.5
-    ranks: tuple = (2, 4, 8)
+    ranks: tuple = (16,)
     scale: float = 0.5
     seq_len: int = 32
     n_train: int = 1024
     n_dev: int = 512
     proj_dim: int = 16
+    targets: str = "tokens"  # "tokens": every token's features; "pooled": mean over tokens (DESIGN.md)
 
     def to_dict(self):
         return asdict(self)
@@ -54,8 +59,9 @@ def choose_plants(space, cfg: PlantedConfig, seed: int) -> Allocation:
     return Allocation(space, ranks)
 
 
-def sample_inputs(tokenizer, n: int, seq_len: int, rng: np.random.Generator) -> list[dict]:
-    """Random token sequences (lengths seq_len/2..seq_len) wrapped in the model's special tokens."""
+def sample_inputs(tokenizer, n: int, seq_len: int, rng: np.random.Generator, fixed: bool = False) -> list[dict]:
+    """Random token sequences (lengths seq_len/2..seq_len, or exactly seq_len when ``fixed``)
+    wrapped in the model's special tokens."""
     special = set(tokenizer.all_special_ids)
     lo = min(1000, tokenizer.vocab_size // 10)
     pool = np.array([i for i in range(lo, tokenizer.vocab_size) if i not in special])
@@ -65,7 +71,8 @@ def sample_inputs(tokenizer, n: int, seq_len: int, rng: np.random.Generator) -> 
     tail = [probe[-1]] if len(probe) > 1 and probe[-1] in special else []
     out = []
     for _ in range(n):
-        ids = pool[rng.integers(0, len(pool), rng.integers(seq_len // 2, seq_len + 1))].tolist()
+        length = seq_len if fixed else rng.integers(seq_len // 2, seq_len + 1)
+        ids = pool[rng.integers(0, len(pool), length)].tolist()
         full = head + ids + tail
         out.append({"input_ids": full, "attention_mask": [1] * len(full)})
     return out
@@ -76,61 +83,91 @@ def _orthonormal(rows, cols, gen):
     return q[:rows, :cols] if rows >= cols else q[:cols, :rows].T
 
 
-def plant_weights(model, handle, planted: Allocation, calib_inputs: dict, scale: float, seed: int):
-    """Set each planted edge to ΔW = c · U Vᵀ (orthonormal U, V; equal singular values) with c
-    chosen so that RMS(Δ(x_src)) = scale · RMS(y_dst) on a calibration batch."""
+def _principal_directions(x: torch.Tensor, mask: torch.Tensor, rank: int, pooled: bool) -> torch.Tensor:
+    """Whitened top-``rank`` principal directions of the activations ``x`` [b, t, d] (of their
+    token mean when ``pooled``): rows v_i / σ_i, so every component of A·x has unit variance."""
+    if pooled:
+        m = mask[:, :, None].to(x.dtype)
+        rows = (x * m).sum(1) / m.sum(1).clamp_min(1)
+    else:
+        rows = x[mask.bool()]
+    rows = rows - rows.mean(0)
+    _, s, vh = torch.linalg.svd(rows, full_matrices=False)
+    return vh[:rank] / (s[:rank, None] / rows.shape[0] ** 0.5).clamp_min(1e-6)
+
+
+def plant_weights(model, handle, planted: Allocation, calib_inputs: dict, scale: float, seed: int,
+                  pooled: bool = False):
+    """Set each planted edge to ΔW = c · U Σ⁻¹ Vᵀ: V the top principal directions of the edge's
+    (pooled) input, Σ their spreads, U a random orthonormal basis, c chosen so that
+    RMS(Δ(x_src)) = scale · RMS(y_dst) on a calibration batch.
+
+    Whitening matters: with random V, the variation of ΔW·x̄ across examples follows the input's
+    decaying spectrum and is nearly rank one whatever the planted rank, so rank-1 uniform edges
+    reproduce it. Along whitened principal directions, each of the r components carries equal
+    variance and a rank-k student (k < r) can reproduce at most k/r of it."""
     gen = torch.Generator().manual_seed(20_000 + seed)
     space = planted.space
     sites = {s for i in handle.adapters for s in (space.edge(i).src, space.edge(i).dst)}
     acts = capture_sites(model, sites, calib_inputs)
+    mask = calib_inputs["attention_mask"]
+    rms = lambda t: t.pow(2).mean().sqrt()  # noqa: E731
     with torch.no_grad():
         for eid, a in handle.adapters.items():
             e = space.edge(eid)
-            a.A.copy_(_orthonormal(a.rank, e.d_in, gen))
+            a.A.copy_(_principal_directions(acts[e.src], mask, a.rank, pooled))
             a.B.copy_(_orthonormal(e.d_out, a.rank, gen))
             delta = (acts[e.src] @ a.A.T) * a.scale @ a.B.T
-            rms = lambda t: t.pow(2).mean().sqrt()  # noqa: E731
             a.B.mul_(scale * rms(acts[e.dst]) / rms(delta).clamp_min(1e-12))
 
 
-def pooled_blocks(model, batch) -> torch.Tensor:
-    """Mean-pooled hidden state of every block: [batch, n_blocks, d]."""
+def block_features(model, batch, pooled: bool) -> torch.Tensor:
+    """Hidden state of every block: [batch, n_blocks, d] mean-pooled over tokens, or
+    [batch, tokens, n_blocks, d] per token."""
     out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], output_hidden_states=True)
-    hs = torch.stack(out.hidden_states[1:], 1)  # drop the embeddings
-    m = batch["attention_mask"][:, None, :, None].to(hs.dtype)
-    return (hs * m).sum(2) / m.sum(2).clamp_min(1)
+    hs = torch.stack(out.hidden_states[1:], -2)  # drop the embeddings: [b, t, L, d]
+    if not pooled:
+        return hs
+    m = batch["attention_mask"][:, :, None, None].to(hs.dtype)
+    return (hs * m).sum(1) / m.sum(1).clamp_min(1)
 
 
 class PlantedRegression(torch.nn.Module):
     """Objective: predict the teacher's projected feature change; metric r2 (variance-weighted).
 
-    Its only trainable parameter is a per-output ``bias`` (the task head, L·k parameters): it
-    absorbs the mean shift of the planted change, so r2 ≈ 0 with no adapter and r2 measures how
-    much of the *structured* change the adapters reproduce.
+    Features are every block's hidden state, per token ([b, t, L·k]) or mean-pooled ([b, L·k]),
+    under fixed random projections ``proj`` [L, d, k]. Its only trainable parameter is a
+    per-output ``bias`` (the task head, L·k parameters): it absorbs the mean shift of the planted
+    change, so r2 ≈ 0 with no adapter and r2 measures how much of the *structured* change the
+    adapters reproduce.
     """
 
     primary = "r2"
     greater_is_better = True
 
-    def __init__(self, proj: torch.Tensor, std: torch.Tensor):
+    def __init__(self, proj: torch.Tensor, std: torch.Tensor, pooled: bool):
         super().__init__()
+        self.pooled = pooled
         self.register_buffer("proj", proj)  # [L, d, k]
         self.register_buffer("std", std)  # [L·k]
         self.bias = torch.nn.Parameter(torch.zeros(std.numel()))
 
-    def project(self, pooled):
-        return torch.einsum("bld,ldk->blk", pooled, self.proj).flatten(1)
+    def features(self, model, batch) -> torch.Tensor:
+        h = block_features(model, batch, self.pooled)
+        return torch.einsum("...ld,ldk->...lk", h, self.proj).flatten(-2)
 
     def forward(self, model, batch):
-        pred = (self.project(pooled_blocks(model, batch)) - batch["base"]) / self.std + self.bias
+        pred = (self.features(model, batch) - batch["base"]) / self.std + self.bias
         return torch.nn.functional.mse_loss(pred, batch["target"]), pred.detach(), batch["target"]
 
     def metrics(self, preds, targets):
-        """Pooled r2 = 1 − ΣSSE / ΣSST over every output. Unlike sklearn's per-output averages it
-        also charges errors on outputs the teacher did not change (blocks before every plant)."""
+        """Pooled r2 = 1 − ΣSSE / ΣSST over every output (and token). Unlike sklearn's per-output
+        averages it also charges errors on outputs the teacher did not change (blocks before
+        every plant)."""
+        preds, targets = preds.reshape(-1, preds.shape[-1]), targets.reshape(-1, targets.shape[-1])
         sse = float(((preds - targets) ** 2).sum())
         sst = float(((targets - targets.mean(0)) ** 2).sum())
-        return {"r2": 1.0 - sse / sst if sst > 0 else float("nan"), "mse": float(np.mean((preds - targets) ** 2))}
+        return {"r2": 1.0 - sse / sst if sst > 0 else float("nan"), "mse": float(((preds - targets) ** 2).mean())}
 
 
 @dataclass
@@ -145,7 +182,7 @@ def _features(model, objective, data, collate, bs=128):
     with torch.no_grad():
         for i in range(0, len(data), bs):
             b = collate(data[i:i + bs])
-            outs.append(objective.project(pooled_blocks(model, b)))
+            outs.append(objective.features(model, b))
     return torch.cat(outs)
 
 
@@ -155,27 +192,32 @@ def build_planted_task(model, tokenizer, space, cfg: PlantedConfig, seed: int, c
             getattr(model.config, "n_layer", None) is None:
         raise InputError("the planted task needs a transformer backbone")
     rng = np.random.default_rng(seed)
-    train = sample_inputs(tokenizer, cfg.n_train, cfg.seq_len, rng)
-    dev = sample_inputs(tokenizer, cfg.n_dev, cfg.seq_len, rng)
+    if cfg.targets not in ("tokens", "pooled"):
+        raise InputError(f"[planted] targets must be 'tokens' or 'pooled', got {cfg.targets!r}")
+    pooled = cfg.targets == "pooled"
+    # per-token targets need equal lengths so they stack; pooled ones keep varied lengths
+    train = sample_inputs(tokenizer, cfg.n_train, cfg.seq_len, rng, fixed=not pooled)
+    dev = sample_inputs(tokenizer, cfg.n_dev, cfg.seq_len, rng, fixed=not pooled)
     planted = choose_plants(space, cfg, seed)
     model.eval()
-    calib = collate(train[:64])
+    calib = collate(train[:256])
     with torch.no_grad():
-        n_blocks, d = pooled_blocks(model, calib).shape[1:]
+        n_blocks, d = block_features(model, calib, pooled=True).shape[1:]
     g = torch.Generator().manual_seed(30_000 + seed)
     proj = torch.randn(n_blocks, d, cfg.proj_dim, generator=g) / d ** 0.5
-    objective = PlantedRegression(proj, torch.ones(n_blocks * cfg.proj_dim))
+    objective = PlantedRegression(proj, torch.ones(n_blocks * cfg.proj_dim), pooled)
     base = {k: _features(model, objective, v, collate) for k, v in (("train", train), ("dev", dev))}
     handle = attach(model, space, planted, form="lora", seed=seed)
-    plant_weights(model, handle, planted, calib, cfg.scale, seed)
+    plant_weights(model, handle, planted, calib, cfg.scale, seed, pooled)
     teacher = {k: _features(model, objective, v, collate) for k, v in (("train", train), ("dev", dev))}
     handle.detach()
     delta = {k: teacher[k] - base[k] for k in base}
     # scale each output by the spread of the *base* features: a block the teacher did not change
     # has target 0, and a student that changes it pays on the natural scale of that block
-    objective.std.copy_(base["train"].std(0).clamp_min(1e-6))
+    flat = lambda t: t.reshape(-1, t.shape[-1])  # noqa: E731  (tokens, if any, join the batch)
+    objective.std.copy_(flat(base["train"]).std(0).clamp_min(1e-6))
     with torch.no_grad():  # head starts at the mean change: r2 ≈ 0 before any adapter learns
-        objective.bias.copy_((delta["train"] / objective.std).mean(0))
+        objective.bias.copy_(flat(delta["train"] / objective.std).mean(0))
     for split, data in (("train", train), ("dev", dev)):
         target = delta[split] / objective.std
         for i, f in enumerate(data):

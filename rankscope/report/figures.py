@@ -81,9 +81,9 @@ def type_bars_vs_uniform(result: dict):
     fig = go.Figure([
         go.Bar(name=label(result.get("allocator")), x=[label(t) for t in types],
                y=[ours.type_totals().get(t, 0) for t in types]),
-        go.Bar(name=BASELINE, x=[label(t) for t in types],
+        go.Bar(name=f"{BASELINE} baseline", x=[label(t) for t in types],
                y=[theirs.type_totals().get(t, 0) for t in types])])
-    return _layout(fig, f"rank per edge type: {label(result.get('allocator'))} vs {BASELINE}",
+    return _layout(fig, f"rank per edge type: {label(result.get('allocator'))} vs {BASELINE} baseline",
                    barmode="group", xaxis={"type": "category", "title": {"text": "edge type"}},
                    yaxis={"title": {"text": "total rank"}})
 
