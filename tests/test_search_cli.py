@@ -133,3 +133,21 @@ def test_report_html_renders_heatmap_in_headless_chromium(run_dir):
                        capture_output=True, text=True, timeout=180)
     assert 'class="heatmaplayer' in p.stdout, p.stderr[-2000:]
     assert p.stdout.count('class="main-svg"') >= 6  # budget, curve, heatmap, comparison (2 svgs each)
+
+
+def test_planted_target_forms_and_bad_form():
+    """Per-token targets are [tokens, L·k] per example, pooled ones [L·k]; anything else is an error."""
+    from rankscope.errors import InputError
+    from rankscope.harness.data import padding_collate
+    from rankscope.planted import PlantedConfig, build_planted_task
+
+    model, tok = rs.load_model("tiny-bert")
+    space = rs.build_space("shortcuts", model)
+    small = dict(n_train=16, n_dev=8, seq_len=10, n_plants=2, ranks=(2,), proj_dim=4)
+    tokens = build_planted_task(model, tok, space, PlantedConfig(**small), 0, padding_collate(tok))
+    pooled = build_planted_task(model, tok, space, PlantedConfig(**small, targets="pooled"), 0, padding_collate(tok))
+    n_out = 2 * 4  # tiny models have 2 blocks
+    assert tokens.prepared.train[0]["target"].shape == (len(tokens.prepared.train[0]["input_ids"]), n_out)
+    assert pooled.prepared.train[0]["target"].shape == (n_out,)
+    with pytest.raises(InputError, match="targets must be"):
+        build_planted_task(model, tok, space, PlantedConfig(**small, targets="mean"), 0, padding_collate(tok))

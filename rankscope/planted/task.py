@@ -83,14 +83,16 @@ def _orthonormal(rows, cols, gen):
     return q[:rows, :cols] if rows >= cols else q[:cols, :rows].T
 
 
+def _token_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over the real (unpadded) tokens: x [b, t, ...], mask [b, t] → [b, ...]."""
+    m = mask.reshape(*mask.shape, *([1] * (x.dim() - 2))).to(x.dtype)
+    return (x * m).sum(1) / m.sum(1).clamp_min(1)
+
+
 def _principal_directions(x: torch.Tensor, mask: torch.Tensor, rank: int, pooled: bool) -> torch.Tensor:
     """Whitened top-``rank`` principal directions of the activations ``x`` [b, t, d] (of their
     token mean when ``pooled``): rows v_i / σ_i, so every component of A·x has unit variance."""
-    if pooled:
-        m = mask[:, :, None].to(x.dtype)
-        rows = (x * m).sum(1) / m.sum(1).clamp_min(1)
-    else:
-        rows = x[mask.bool()]
+    rows = _token_mean(x, mask) if pooled else x[mask.bool()]
     rows = rows - rows.mean(0)
     _, s, vh = torch.linalg.svd(rows, full_matrices=False)
     return vh[:rank] / (s[:rank, None] / rows.shape[0] ** 0.5).clamp_min(1e-6)
@@ -126,10 +128,7 @@ def block_features(model, batch, pooled: bool) -> torch.Tensor:
     [batch, tokens, n_blocks, d] per token."""
     out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], output_hidden_states=True)
     hs = torch.stack(out.hidden_states[1:], -2)  # drop the embeddings: [b, t, L, d]
-    if not pooled:
-        return hs
-    m = batch["attention_mask"][:, :, None, None].to(hs.dtype)
-    return (hs * m).sum(1) / m.sum(1).clamp_min(1)
+    return _token_mean(hs, batch["attention_mask"]) if pooled else hs
 
 
 class PlantedRegression(torch.nn.Module):
