@@ -69,6 +69,7 @@ class AdapterHandle:
         self._frozen = frozen  # {param: previous requires_grad}
         self._hooks: list = []
         self._cache: dict[str, torch.Tensor] = {}
+        self.observer = None  # see :meth:`observe`
         self._attached = True
         self._install()
 
@@ -108,6 +109,8 @@ class AdapterHandle:
         adapters = [self.adapters[i] for i in self._src[site]]
         down = adapters[0].down if len(adapters) == 1 else torch.cat([a.down for a in adapters])
         gate = adapters[0].gate() if len(adapters) == 1 else torch.cat([a.gate() for a in adapters])
+        if self.observer is not None:
+            self.observer.on_input(site, x)
         if self.dropout is not None:
             x = self.dropout(x)
         self._cache[site] = (x.to(down.dtype) @ down.T) * gate
@@ -122,7 +125,10 @@ class AdapterHandle:
             pieces.append(self._cache[s][..., a:b].reshape(*lead, b - a))
         u = pieces[0] if len(pieces) == 1 else torch.cat(pieces, -1)
         up = self.adapters[ids[0]].up if len(ids) == 1 else torch.cat([self.adapters[i].up for i in ids], 1)
-        return y + (u @ up.T).to(y.dtype)
+        y = y + (u @ up.T).to(y.dtype)
+        if self.observer is not None:
+            self.observer.on_output(site, y)
+        return y
 
     def _make_pre_hook(self, site):
         def hook(module, args, kwargs):
@@ -163,6 +169,22 @@ class AdapterHandle:
     def allocation(self) -> Allocation:
         """The allocation the live masks describe (rank = number of unmasked ranks)."""
         return Allocation(self.space, {i: a.active_rank for i, a in self.adapters.items()}, self.form)
+
+    def observe(self, observer):
+        """Context manager: while active, ``observer.on_input(site, x)`` sees every tensor an
+        edge reads (before dropout) and ``observer.on_output(site, y)`` every tensor edges add
+        into (after the add, so a grad hook on ``y`` receives ∂L/∂(edge output)). Zero-cost
+        proxies use it to form ∂L/∂ΔW = Σ_tokens g xᵀ without materialising ΔW."""
+        from contextlib import contextmanager
+
+        @contextmanager
+        def scope():
+            self.observer = observer
+            try:
+                yield observer
+            finally:
+                self.observer = None
+        return scope()
 
     def masks(self) -> dict[str, torch.Tensor]:
         return {i: a.mask for i, a in self.adapters.items()}

@@ -27,14 +27,14 @@ def names_for(kind: str) -> list[str]:
     """The names a CLI choice accepts: exactly the registry's (a test asserts it)."""
     from . import MODELS, SPACES
     from .allocators import ALLOCATORS
-    from .registry import Registry
+    from .scoring import PROXIES
 
     if kind == "tasks":
         from .search import task_names
 
         return task_names()
     reg = {"spaces": SPACES, "models": MODELS, "allocators": ALLOCATORS,
-           "proxies": Registry("rankscope.proxies", "proxy")}[kind]
+           "proxies": PROXIES}[kind]
     return reg.names()
 
 
@@ -77,7 +77,8 @@ def search(
     alpha: float = typer.Option(None, help="LoRA alpha for every edge (default: 16 modules / 4 shortcuts; SVD 32)."),
     scaling: str = typer.Option(None, help="Adapter scaling: lora (alpha/r, as PEFT; GLUE default) or rslora (alpha/sqrt(r); planted default)."),
     baseline: list[str] = typer.Option(None, help="Also train this baseline at the same budget (uniform)."),
-    option: list[str] = typer.Option(None, "--option", "-o", help="Allocator option KEY=VALUE (repeatable)."),
+    proxy: str = typer.Option(None, help="Proxy for proxy-static / proxy-dynamic (rankscope ls proxies). Default: grad_norm."),
+    option: list[str] = typer.Option(None, "--option", "-o", help="Allocator option KEY=VALUE, value in TOML syntax (repeatable), e.g. -o n_batches=8 -o mode=separated -o 'also=[\"snip\"]'."),
     device: str = typer.Option(None, help="cpu or cuda. Default: cpu."),
     trust_remote_code: bool = typer.Option(None, help="Allow model code from the hub (off by default)."),
     config: str = typer.Option(None, help="Read settings from a TOML file (e.g. a run's config.toml); flags override it."),
@@ -101,8 +102,10 @@ def search(
                      batch_size=batch_size, max_len=max_len, max_train_samples=max_train_samples,
                      eval_every=eval_every, max_rank=max_rank, alpha=alpha, scaling=scaling, baseline=baseline or None,
                      device=device, trust_remote_code=trust_remote_code)
-    if option:
-        overrides["allocator_options"] = {**base.allocator_options, **dict(_parse_option(o) for o in option)}
+    if option or proxy:
+        overrides["allocator_options"] = {**base.allocator_options, **dict(_parse_option(o) for o in option or [])}
+        if proxy:
+            overrides["allocator_options"]["proxy"] = proxy
     if max_steps is not None and epochs is None:
         overrides["epochs"] = None
         base.epochs = None

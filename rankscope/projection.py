@@ -38,13 +38,17 @@ def _as_budget_params(budget) -> int:
 
 
 def project_to_budget(space, scores: Mapping[str, float | Sequence[float]], budget, *,
-                      form: str = "lora", rank_on: int | Mapping[str, int] | None = None
-                      ) -> Allocation:
+                      form: str = "lora", rank_on: int | Mapping[str, int] | None = None,
+                      tiebreak: Mapping[str, float] | None = None, fill: bool = True) -> Allocation:
     """Project ``scores`` onto an allocation whose cost is at most ``budget``.
 
     Edges missing from ``scores`` get rank 0. A NaN or infinite score is an error that names
-    the edge (callers decide about fallbacks before projecting).
+    the edge (callers decide about fallbacks before projecting). ``tiebreak`` orders edges of
+    equal value (default: edge order; HeteroLoRA breaks ties at random, so its allocators pass a
+    seeded random key). ``fill=False`` skips the per-edge fill step, so every edge is exactly
+    on (at ``rank_on``) or off — what a dynamic on/off toggle needs.
     """
+    second = (lambda eid: tiebreak[eid]) if tiebreak is not None else space.index
     limit = _as_budget_params(budget)
     if not scores:
         raise InputError("no scores to project: the score mapping is empty")
@@ -65,7 +69,7 @@ def project_to_budget(space, scores: Mapping[str, float | Sequence[float]], budg
             vals = np.minimum.accumulate(np.atleast_1d(np.asarray(v, dtype=float))[: e.max_rank])
             c = e.cost(1, form)
             for k, val in enumerate(vals, start=1):
-                units.append((-val / c, space.index(eid), k, eid, c))
+                units.append((-val / c, second(eid), k, eid, c))
         units.sort()
         for _, _, k, eid, c in units:
             if ranks[eid] == k - 1 and used + c <= limit:
@@ -78,14 +82,14 @@ def project_to_budget(space, scores: Mapping[str, float | Sequence[float]], budg
         return min(int(r), space.edge(eid).max_rank) if r is not None else space.edge(eid).max_rank
 
     order = sorted(scores, key=lambda eid: (-float(scores[eid]) / space.edge(eid).cost(on_rank(eid), form)
-                                            if on_rank(eid) > 0 else math.inf, space.index(eid)))
+                                            if on_rank(eid) > 0 else math.inf, second(eid)))
     for eid in order:
         c = space.edge(eid).cost(on_rank(eid), form)
         if on_rank(eid) > 0 and used + c <= limit:
             ranks[eid] = on_rank(eid)
             used += c
     # Fill: leftover budget goes to the best edges not yet at rank_on, one rank at a time.
-    for eid in order:
+    for eid in order if fill else ():
         unit = space.edge(eid).cost(1, form)
         room = on_rank(eid) - ranks[eid]
         add = min(room, (limit - used) // unit)

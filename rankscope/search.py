@@ -60,9 +60,17 @@ def task_names() -> list[str]:
     return sorted(set(TASKS.names()) | {"planted", "custom"})
 
 
+def make_allocator(cfg: SearchConfig):
+    """The allocator named by ``cfg`` with its options (bad options are an InputError)."""
+    try:
+        return ALLOCATORS.get(cfg.allocator)(**cfg.allocator_options)
+    except TypeError as exc:
+        raise InputError(f"allocator {cfg.allocator!r} options {cfg.allocator_options}: {exc}") from None
+
+
 def check_names(cfg: SearchConfig) -> None:
-    """Fail fast, before loading anything heavy, on unknown names."""
-    ALLOCATORS.get(cfg.allocator)
+    """Fail fast, before loading anything heavy, on unknown names and bad allocator options."""
+    make_allocator(cfg)
     SPACES.get(cfg.space)
     if cfg.task not in task_names():
         raise InputError(f"unknown task {cfg.task!r}; available: {', '.join(task_names())}")
@@ -142,7 +150,11 @@ class Search:
 
     def context(self, options=None) -> AllocationContext:
         return AllocationContext(self.space, self.budget, self.model, self.tokenizer, self.harness,
-                                 self.cfg.seed, dict(options or {}))
+                                 self.cfg.seed, dict(options or {}), self.attach_options)
+
+    @property
+    def attach_options(self) -> dict:
+        return {"alpha": self.cfg.alpha, "scaling": self.cfg.scaling or "lora"}
 
     def train(self, alloc: Allocation, form: str, hook=None, desc="train", **train_kw) -> Trained:
         """Attach ``alloc`` in ``form``, train, read the final allocation from the masks, detach.
@@ -150,8 +162,7 @@ class Search:
         key = (alloc.to_json(), form, tuple(sorted(train_kw.items()))) if hook is None else None
         if key is not None and key in self._cache:
             return self._cache[key]
-        handle = attach(self.model, self.space, alloc, form=form, alpha=self.cfg.alpha,
-                        scaling=self.cfg.scaling or "lora", seed=self.cfg.seed)
+        handle = attach(self.model, self.space, alloc, form=form, seed=self.cfg.seed, **self.attach_options)
         try:
             outcome = self.harness.train(self.model, handle, hook, progress=self.progress, desc=desc, **train_kw)
             trained = Trained(handle.allocation, outcome)
@@ -168,6 +179,25 @@ class Search:
         return uniform_allocation(self.space, self.budget, form)
 
 
+def allocate_and_train(search: Search, allocator, name: str) -> tuple[Trained, float]:
+    """Propose (before-training allocators) or build the supernet and hook (in-training ones),
+    train through the one harness, and check the budget before and after. Returns the trained
+    run and the seconds spent proposing (scoring, warm-up) before training started."""
+    ctx = search.context(search.cfg.allocator_options if name == search.cfg.allocator else {})
+    t0 = time.perf_counter()
+    proposed = allocator.propose(ctx)
+    hook = allocator.step_hook(ctx)
+    allocate_s = time.perf_counter() - t0
+    if hook is None and proposed.params > search.budget.params:
+        raise TrainingError(f"allocator {name!r} proposed {proposed.params:,} parameters "
+                            f"over the budget of {search.budget.params:,}")
+    trained = search.train(proposed, allocator.form, hook, desc=name)
+    if trained.failure is None and trained.allocation.params > search.budget.params:
+        raise TrainingError(f"allocator {name!r} ended with {trained.allocation.params:,} parameters over "
+                            f"the budget of {search.budget.params:,}")
+    return trained, allocate_s
+
+
 def _metrics_block(primary, outcome):
     return {"primary": primary, "final": outcome.final, "best": outcome.best}
 
@@ -176,23 +206,9 @@ def run_search(cfg: SearchConfig, progress: bool = True) -> tuple[dict, Allocati
     """Run one search; return ``(result dict, final allocation)``."""
     t_start = time.perf_counter()
     search = Search(cfg, progress)
-    try:
-        allocator = ALLOCATORS.get(cfg.allocator)(**cfg.allocator_options)
-    except TypeError as exc:
-        raise InputError(f"allocator {cfg.allocator!r} options {cfg.allocator_options}: {exc}") from None
-    ctx = search.context(cfg.allocator_options)
-    t0 = time.perf_counter()
-    proposed = allocator.propose(ctx)
-    hook = allocator.step_hook(ctx)
-    allocate_s = time.perf_counter() - t0
-    if hook is None and proposed.params > search.budget.params:
-        raise TrainingError(f"allocator {cfg.allocator!r} proposed {proposed.params:,} parameters "
-                            f"over the budget of {search.budget.params:,}")
-    trained = search.train(proposed, allocator.form, hook, desc=cfg.allocator)
+    allocator = make_allocator(cfg)
+    trained, allocate_s = allocate_and_train(search, allocator, cfg.allocator)
     final = trained.allocation
-    if trained.failure is None and final.params > search.budget.params:
-        raise TrainingError(f"allocator {cfg.allocator!r} ended with {final.params:,} parameters over "
-                            f"the budget of {search.budget.params:,}")
     primary = search.task.objective.primary
     result = {
         "schema": 1, "rankscope_version": __version__, "space": cfg.space, "allocator": cfg.allocator,

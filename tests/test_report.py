@@ -45,7 +45,10 @@ def result():
         "history": [{"step": s, "train_loss": 0.7 - s / 1000, "lr": 4e-4,
                      "dev": {"accuracy": 0.6 + s / 2000, "f1": 0.7}} for s in (50, 100, 150, 200)],
         "extras": {"planted": {"gap_closed": 0.4, "r2": 0.8, "planted_recall": 0.3},
-                   "proxy_scores": {f"{t}@{layer}": 0.1 * r for (t, layer), r in RANKS.items()}},
+                   "allocator": {"proxy": "grad_norm", "used_proxy": "grad_norm", "granularity": "edge",
+                                 "rank_on": 8, "options": {"n_batches": 8}, "scoring_s": 0.523,
+                                 "rank_spearman_proxy_vs_alloc": 0.9,
+                                 "scores": {"grad_norm": {f"{t}@{layer}": 0.1 * r for (t, layer), r in RANKS.items()}}}},
     }
 
 
@@ -71,6 +74,9 @@ def test_markdown_rank_table_has_the_right_numbers(result):
     assert _md_row(md, "1") == ["1", "1", "2", "3", "1", "7"]
     assert _md_row(md, "all blocks") == ["all blocks", "5", "4", "3", "3", "15"]
     assert "| query@0 | lora | query | 0 | 4 | 128 | 2 | 0.4000 |" in md  # uniform rank, proxy
+    assert "grad_norm score" in md
+    assert _md_row(md, "scoring time / training time") == ["scoring time / training time", "1.0%"]
+    assert _md_row(md, "Spearman(proxy score, allocated rank)")[1] == "0.9000"
 
 
 def test_markdown_budget_metrics_planted_timing(result):

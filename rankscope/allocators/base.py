@@ -11,7 +11,8 @@
 =====================  ============================================================================
 
 ``ctx`` is an :class:`AllocationContext`: the space, the budget, the model with its tokenizer,
-the harness (to train or score through the one training loop), the seed and the options.
+the harness (to train or score through the one training loop), the seed, the options, and the
+``attach_options`` (α, scaling) to attach a scoring supernet exactly as the harness would.
 Allocators never own a training loop. Register an allocator with the ``rankscope.allocators``
 entry-point group (or ``ALLOCATORS.register``); ``rankscope.testing`` checks the contract.
 """
@@ -35,6 +36,7 @@ class AllocationContext:
     harness: object
     seed: int = 0
     options: dict = field(default_factory=dict)
+    attach_options: dict = field(default_factory=dict)  # alpha / scaling, as the harness attaches
 
 
 class Allocator(ABC):

@@ -126,7 +126,8 @@ def plant_weights(model, handle, planted: Allocation, calib_inputs: dict, scale:
 def block_features(model, batch, pooled: bool) -> torch.Tensor:
     """Hidden state of every block: [batch, n_blocks, d] mean-pooled over tokens, or
     [batch, tokens, n_blocks, d] per token."""
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], output_hidden_states=True)
+    inputs = {k: batch[k] for k in ("input_ids", "inputs_embeds") if k in batch}  # SynFlow feeds embeddings
+    out = model(**inputs, attention_mask=batch["attention_mask"], output_hidden_states=True)
     hs = torch.stack(out.hidden_states[1:], -2)  # drop the embeddings: [b, t, L, d]
     return _token_mean(hs, batch["attention_mask"]) if pooled else hs
 

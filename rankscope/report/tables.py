@@ -244,25 +244,63 @@ def planted_table(result: dict) -> Table:
                  [[text(n), fmt_metric(planted[n])] for n in names])
 
 
+def allocator_record(result: dict) -> dict:
+    return (result.get("extras") or {}).get("allocator") or {}
+
+
+def _score_total(v):
+    """An edge's score for display: per-rank lists (``spectral``) are summed."""
+    if isinstance(v, list):
+        return sum(x for x in v if x is not None) if v else None
+    return v
+
+
 def edges_table(result: dict) -> Table:
-    """One row per edge; uniform rank and proxy score columns when the run has them."""
-    proxy = (result.get("extras") or {}).get("proxy_scores") or {}
+    """One row per edge; uniform rank, every proxy's score and (dynamic) on-counts when present."""
+    rec = allocator_record(result)
+    proxies = rec.get("scores") or {}
+    on_counts = rec.get("on_counts") or {}
     uniform = {e.get("id"): e.get("rank") for e in edges_of(baseline(result))}
     head = ["id", "kind", "type", "layer", "rank", "params"]
     if uniform:
         head.append(f"{BASELINE} rank")
-    if proxy:
-        head.append("proxy score")
+    head += [f"{text(name)} score" for name in proxies]
+    if on_counts:
+        head.append(f"times on (of {len(rec.get('reallocations') or [])})")
     rows = []
     for e in edges_of(result):
+        eid = e.get("id")
         row = [text(e.get(k)) for k in ("id", "kind", "type", "layer")]
         row += [fmt_int(e.get("rank")), fmt_int(e.get("params"))]
         if uniform:
-            row.append(fmt_int(uniform.get(e.get("id"))))
-        if proxy:
-            row.append(fmt_metric(proxy.get(e.get("id"))))
+            row.append(fmt_int(uniform.get(eid)))
+        row += [fmt_metric(_score_total(scores.get(eid))) for scores in proxies.values()]
+        if on_counts:
+            row.append(fmt_int(on_counts.get(eid)))
         rows.append(row)
-    return Table("edges", "Edges", head, rows)
+    note = "per-rank proxies show Σ_k v_k" if any(isinstance(v, list) for sc in proxies.values()
+                                                 for v in sc.values()) else ""
+    return Table("edges", "Edges", head, rows, note)
+
+
+def proxy_table(result: dict) -> Table:
+    """How a proxy allocator decided: proxy, granularity, scoring cost, score-vs-rank agreement."""
+    rec = allocator_record(result)
+    train_s = (result.get("timing") or {}).get("train_s")
+    opts = rec.get("options") or {}
+    rows = [["allocating proxy", text(rec.get("proxy"))],
+            ["proxy used (after NaN fallback)", text(rec.get("used_proxy"))],
+            ["granularity", text(rec.get("granularity"))],
+            ["rank when on", fmt_int(rec.get("rank_on"))],
+            ["scoring batches (K)", fmt_int(opts.get("n_batches"))],
+            ["scoring time (s)", fmt_seconds(rec.get("scoring_s"))],
+            ["scoring time / training time", fmt_pct(rec.get("scoring_s"), train_s)],
+            ["Spearman(proxy score, allocated rank)", fmt_metric(rec.get("rank_spearman_proxy_vs_alloc"))]]
+    if rec.get("reallocations") is not None:
+        rows.append(["reallocations", fmt_int(len(rec["reallocations"]))])
+    for name, bad in (rec.get("nan_edges") or {}).items():
+        rows.append([f"non-finite scores ({text(name)})", text(", ".join(bad))])
+    return Table("proxy", "Proxy scoring", ["", "value"], rows)
 
 
 def timing_table(result: dict) -> Table:
@@ -277,6 +315,8 @@ def report_tables(result: dict) -> list:
     tables = [budget_table(result), metrics_table(result)]
     if (result.get("extras") or {}).get("planted"):
         tables.append(planted_table(result))
+    if allocator_record(result).get("scores"):
+        tables.append(proxy_table(result))
     tables.append(rank_table(edges_of(result)))
     if edges_of(baseline(result)):
         tables.append(rank_table(edges_of(baseline(result)), "ranks_uniform",

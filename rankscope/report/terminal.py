@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..table import format_table
 from .tables import Table, failure_reason, header_fields, report_tables, report_title
 
-SHOWN = ("budget", "metrics", "planted", "ranks", "ranks_uniform", "timing")
+SHOWN = ("budget", "metrics", "planted", "proxy", "ranks", "ranks_uniform", "timing")
 
 
 def table_text(table: Table) -> str:

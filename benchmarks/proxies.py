@@ -1,0 +1,174 @@
+"""HeteroLoRA proxies benchmark: planted ground truth, and MRPC / RTE at equal budget.
+
+Planted task (MiniLM, ``shortcuts``): for every proxy, static and dynamic, ``gap_closed``
+(0 = uniform, the floor; 1 = the oracle planted allocation, the ceiling), ``planted_recall`` and
+``rank_spearman``. GLUE (MiniLM, ``../shared/data/glue``): uniform LoRA, ``proxy-static``
+(grad_norm, spectral) and ``proxy-dynamic`` (grad_norm, combined) at the same budget, in the
+``lora-qv`` space (rank 8 on 25 % of candidates against uniform r2) and in ``shortcuts``; dev
+metric mean ± std over seeds and scoring time as a share of training time::
+
+    python benchmarks/proxies.py --quick          # ≤ 15 min on 2 CPU cores
+    python benchmarks/proxies.py                  # the full protocol (hours on CPU)
+
+Everything trains through the one harness (:func:`rankscope.search.allocate_and_train`), and
+every row is measured in this run. ``--json FILE`` writes all rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+from rankscope.allocators import ALLOCATORS
+from rankscope.io import atomic_write_text
+from rankscope.planted import planted_metrics
+from rankscope.search import Search, allocate_and_train
+from rankscope.search_config import SearchConfig
+
+# (label, allocator, options): warm-up for the proxies that are identically 0 at B = 0
+PLANTED_METHODS = [
+    ("static grad_norm", "proxy-static", {"proxy": "grad_norm"}),
+    ("static grad_norm type-norm", "proxy-static", {"proxy": "grad_norm", "normalize": "type"}),
+    ("static spectral", "proxy-static", {"proxy": "spectral"}),
+    ("static spectral edge", "proxy-static", {"proxy": "spectral", "granularity": "edge"}),
+    ("static snip (warm-up)", "proxy-static", {"proxy": "snip", "warmup_steps": 20}),
+    ("static fisher (warm-up)", "proxy-static", {"proxy": "fisher", "warmup_steps": 20}),
+    ("static synflow (warm-up)", "proxy-static", {"proxy": "synflow", "warmup_steps": 20}),
+    ("static grasp", "proxy-static", {"proxy": "grasp"}),
+    ("static jacob_cov", "proxy-static", {"proxy": "jacob_cov"}),
+    ("static constant", "proxy-static", {"proxy": "constant"}),
+    ("dynamic grad_norm", "proxy-dynamic", {"proxy": "grad_norm"}),
+    ("dynamic grad_norm separated", "proxy-dynamic", {"proxy": "grad_norm", "mode": "separated"}),
+]
+QUICK_PLANTED = ["static grad_norm", "static spectral", "static constant", "dynamic grad_norm"]
+GLUE_METHODS = [
+    ("uniform", "uniform", {}),
+    ("static grad_norm", "proxy-static", {"proxy": "grad_norm"}),
+    ("static spectral", "proxy-static", {"proxy": "spectral"}),
+    ("dynamic grad_norm", "proxy-dynamic", {"proxy": "grad_norm", "mode": "combined"}),
+]
+
+
+def train_one(search, label, name, options):
+    allocator = ALLOCATORS.get(name)(**options)
+    trained, allocate_s = allocate_and_train(search, allocator, label)
+    rec = allocator.describe()
+    out = trained.outcome
+    return {"method": label, "allocator": name, "options": options, "params": trained.allocation.params,
+            "final": out.final if out else None, "best": out.best if out else None,
+            "failure": trained.failure, "allocate_s": allocate_s, "train_s": out.train_s if out else None,
+            "scoring_s": rec.get("scoring_s"), "allocation": trained.allocation,
+            "spearman_proxy_vs_rank": rec.get("rank_spearman_proxy_vs_alloc")}
+
+
+def planted_rows(args, seeds):
+    methods = [m for m in PLANTED_METHODS if not args.quick or m[0] in QUICK_PLANTED]
+    rows = []
+    for seed in seeds:
+        cfg = SearchConfig(space="shortcuts", seed=seed, max_steps=args.planted_steps).resolved()
+        search = Search(cfg, progress=False)
+        planted = search.planted.planted
+        r2 = lambda t: t.outcome.final["r2"] if t.failure is None else float("nan")  # noqa: E731
+        uni, oracle = search.train(search.uniform(), "lora", desc="uniform"), search.train(planted, "lora", desc="oracle")
+        print(f"planted seed {seed}: uniform r2 {r2(uni):.4f}  oracle r2 {r2(oracle):.4f}", flush=True)
+        for label, name, options in methods:
+            row = train_one(search, label, name, options)
+            pm = planted_metrics(row.pop("allocation"), planted, row["final"]["r2"], r2(uni), r2(oracle))
+            row.update({k: pm[k] for k in ("r2", "r2_uniform", "r2_oracle", "gap_closed", "planted_recall",
+                                           "rank_spearman")}, seed=seed)
+            rows.append(row)
+            print(f"  {label:30s} r2 {row['r2']:.4f}  gap_closed {fmt(row['gap_closed'])}  "
+                  f"recall {row['planted_recall']:.3f}  rank_spearman {fmt(row['rank_spearman'])}", flush=True)
+    return rows
+
+
+def glue_rows(args, seeds):
+    rows = []
+    for task in args.tasks:
+        for space in args.spaces:
+            for seed in seeds:
+                cfg = SearchConfig(task=task, space=space, seed=seed, data_dir=args.data_dir, budget="r2",
+                                   epochs=args.epochs, max_steps=args.glue_steps,
+                                   max_train_samples=args.max_train_samples).resolved()
+                search = Search(cfg, progress=False)
+                for label, name, options in GLUE_METHODS:
+                    row = train_one(search, label, name, options)
+                    row.pop("allocation")
+                    row.update(task=task, space=space, seed=seed, primary=search.task.objective.primary,
+                               steps=search.harness.total_steps())
+                    rows.append(row)
+                    print(f"{task} {space} seed {seed} {label:20s} {row['primary']} "
+                          f"{row['final'][row['primary']]:.4f} (best {row['best'][row['primary']]:.4f})  "
+                          f"scoring {fmt(row['scoring_s'])} s  train {row['train_s']:.1f} s", flush=True)
+    return rows
+
+
+def fmt(x, spec=".3f"):
+    return "—" if x is None else format(x, spec)
+
+
+def mean_std(xs):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return "—"
+    return f"{statistics.mean(xs):.4f} ± {statistics.stdev(xs):.4f}" if len(xs) > 1 else f"{xs[0]:.4f}"
+
+
+def print_tables(planted, glue):
+    if planted:
+        print("\n## Planted task (MiniLM, shortcuts): floor = uniform, ceiling = oracle")
+        print("| method | gap_closed | planted_recall | rank_spearman | scoring s |\n|---|---|---|---|---|")
+        for label in dict.fromkeys(r["method"] for r in planted):
+            rs_ = [r for r in planted if r["method"] == label]
+            print(f"| {label} | {mean_std([r['gap_closed'] for r in rs_])} | "
+                  f"{mean_std([r['planted_recall'] for r in rs_])} | {mean_std([r['rank_spearman'] for r in rs_])} | "
+                  f"{mean_std([r['scoring_s'] for r in rs_])} |")
+    if glue:
+        print("\n## GLUE dev metric at equal budget (final / best), mean ± std over seeds")
+        print("| task | space | method | params | final | best | scoring / training |\n|---|---|---|---|---|---|---|")
+        for key in dict.fromkeys((r["task"], r["space"], r["method"]) for r in glue):
+            rs_ = [r for r in glue if (r["task"], r["space"], r["method"]) == key]
+            p = rs_[0]["primary"]
+            share = [r["scoring_s"] / r["train_s"] for r in rs_ if r["scoring_s"] is not None]
+            print(f"| {key[0]} | {key[1]} | {key[2]} | {rs_[0]['params']:,} | {mean_std([r['final'][p] for r in rs_])} | "
+                  f"{mean_std([r['best'][p] for r in rs_])} | {fmt(statistics.mean(share) * 100, '.1f') + '%' if share else '—'} |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="4 planted methods, 1 seed, 60 steps; MRPC subset in lora-qv")
+    ap.add_argument("--seeds", default=None, help="comma-separated (default 0,1,2; quick: 0)")
+    ap.add_argument("--only", choices=("planted", "glue"), help="run one half")
+    ap.add_argument("--planted-steps", type=int, default=None, help="default 200 (quick: 60)")
+    ap.add_argument("--tasks", default=None, help="default mrpc,rte (quick: mrpc)")
+    ap.add_argument("--spaces", default=None, help="default lora-qv,shortcuts (quick: lora-qv)")
+    ap.add_argument("--epochs", type=float, default=None, help="GLUE epochs (default 3)")
+    ap.add_argument("--glue-steps", type=int, default=None, help="GLUE optimizer steps (quick: 30)")
+    ap.add_argument("--max-train-samples", type=int, default=None, help="GLUE train subset (quick: 640)")
+    ap.add_argument("--data-dir", default=os.environ.get("RANKSCOPE_GLUE_DIR", "../shared/data/glue"))
+    ap.add_argument("--json", help="write every row to this file")
+    args = ap.parse_args()
+    q = args.quick
+    seeds = [int(s) for s in (args.seeds or ("0" if q else "0,1,2")).split(",")]
+    args.planted_steps = args.planted_steps or (60 if q else 200)
+    args.tasks = (args.tasks or ("mrpc" if q else "mrpc,rte")).split(",")
+    args.spaces = (args.spaces or ("lora-qv" if q else "lora-qv,shortcuts")).split(",")
+    if q:
+        args.glue_steps = args.glue_steps or 30
+        args.max_train_samples = args.max_train_samples or 640
+    if args.glue_steps is None and args.epochs is None:
+        args.epochs = 3.0
+    t0 = time.perf_counter()
+    planted = planted_rows(args, seeds) if args.only != "glue" else []
+    glue = glue_rows(args, seeds) if args.only != "planted" else []
+    print_tables(planted, glue)
+    print(f"\nwall time {time.perf_counter() - t0:.0f} s")
+    if args.json:
+        atomic_write_text(args.json, json.dumps({"args": vars(args), "planted": planted, "glue": glue}, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()

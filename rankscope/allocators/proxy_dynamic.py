@@ -1,0 +1,111 @@
+"""``proxy-dynamic``: HeteroLoRA's dynamic mode ("dyrealloc", specs/heterolora.md §4.2).
+
+The harness trains the supernet (every edge at ``rank_on``); this hook toggles edges on and off::
+
+    T = optimizer steps per epoch,  N = ceil(ν · T)
+    reallocate before training starts (step 0, or after ``warmup_steps``) and after every
+    optimizer step s with (s mod T) mod N == 0 — at each epoch start and every N steps, as the
+    code's ``batch_idx % N`` with ``batch_idx`` restarting each epoch; never after the last step
+        turn every edge on; score all of them on the K fixed scoring batches (one pass)
+        ON = project(scores) within the budget, on/off only (no partial ranks)
+        edge on:  mask = 1, parameters trainable
+        edge off: mask = 0, requires_grad = False → no gradient, so AdamW skips it: its
+                  weights AND its moment estimates persist unchanged until it is re-enabled
+                  (the code's behaviour: never reset)
+
+The final allocation is read from the masks, so it is the last ON set. Combined and separated
+modes and type-wise normalisation as in :mod:`.proxy_select`. Per-rank proxies (``spectral``)
+toggle whole edges here: their edge score is Σ_{k ≤ rank_on} v_k.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from ..errors import InputError
+from ..harness.hooks import StepHook
+from ..scoring import get_proxy, score_edges, scoring_batches
+from .base import AllocationContext, Allocator
+from .proxy_options import ProxyOptions
+from .proxy_select import default_rank_on, scores_to_allocate, select
+from .proxy_static import describe_scores, supernet
+
+
+class ProxyDynamicAllocator(Allocator):
+    name = "proxy-dynamic"
+
+    def __init__(self, **options):
+        self.opts = ProxyOptions.from_kwargs(**options)
+        if self.opts.granularity == "rank":
+            raise InputError("proxy-dynamic toggles whole edges: granularity must be edge or auto")
+        self._record: dict = {}
+
+    def propose(self, ctx: AllocationContext):
+        self.rank_on = self.opts.rank_on or default_rank_on(ctx.space, ctx.budget)
+        # fail before training: K batches must exist
+        tcfg = ctx.harness.cfg
+        if self.opts.warmup_steps >= ctx.harness.total_steps():
+            raise InputError(f"warmup_steps ({self.opts.warmup_steps}) must be below the run's "
+                             f"{ctx.harness.total_steps()} training steps")
+        self._batches = scoring_batches(ctx.harness.task, self.opts.n_batches, tcfg.batch_size,
+                                        data=self.opts.scoring_data, seed=ctx.seed)
+        return supernet(ctx.space, self.rank_on)
+
+    def step_hook(self, ctx: AllocationContext):
+        return DynamicReallocation(self, ctx)
+
+    def describe(self) -> dict:
+        return self._record
+
+
+class DynamicReallocation(StepHook):
+    def __init__(self, allocator: ProxyDynamicAllocator, ctx: AllocationContext):
+        self.a, self.ctx, self.opts = allocator, ctx, allocator.opts
+        self.proxies = [get_proxy(n) for n in dict.fromkeys([self.opts.proxy, *self.opts.also])]
+        self.history, self.on_counts, self.scoring_s = [], {e.id: 0 for e in ctx.space.edges}, 0.0
+        self.last = None
+
+    def on_train_begin(self, state):
+        self.period = max(1, math.ceil(self.opts.interval * state.steps_per_epoch))
+        if self.opts.warmup_steps == 0:
+            self._reallocate(state, 0)
+
+    def on_step_end(self, step, state):
+        if step >= state.total_steps or step < self.opts.warmup_steps:
+            return
+        if step == self.opts.warmup_steps or (step % state.steps_per_epoch) % self.period == 0:
+            self._reallocate(state, step)
+
+    def _reallocate(self, state, step):
+        ctx, handle = self.ctx, state.handle
+        for a in handle.adapters.values():
+            a.mask.fill_(1.0)
+        t0 = time.perf_counter()
+        result = score_edges(state.model, handle, ctx.harness.task.objective, self.a._batches, self.proxies,
+                             seed=ctx.seed, device=ctx.harness.cfg.device)
+        scores, used = scores_to_allocate(result, self.opts)
+        alloc = select(ctx.space, ctx.budget, scores, granularity="edge", rank_on=self.a.rank_on,
+                       mode=self.opts.mode, normalize=self.opts.normalize,
+                       seed=ctx.seed * 100_003 + len(self.history), fill=False)
+        for eid, a in handle.adapters.items():
+            on = alloc.ranks.get(eid, 0) > 0
+            a.mask.fill_(1.0 if on else 0.0)
+            for p in a.parameters():
+                p.requires_grad_(on)
+            self.on_counts[eid] += on
+        dt = time.perf_counter() - t0
+        self.scoring_s += dt
+        self.history.append({"step": step, "on": sorted(e for e, r in alloc.ranks.items() if r > 0),
+                             "scoring_s": dt, "used_proxy": used})
+        self.last = (result, used)
+
+    def on_train_end(self, state):
+        if self.last is None:
+            raise InputError(f"proxy-dynamic never reallocated: the run has {state.total_steps} steps but "
+                             f"warmup_steps is {self.opts.warmup_steps}")
+        result, used = self.last
+        rec = describe_scores(result, self.opts, used, self.a.rank_on, "edge", state.handle.allocation)
+        rec.update({"scoring_s": self.scoring_s, "reallocations": self.history,
+                    "interval_steps": self.period, "on_counts": self.on_counts})
+        self.a._record = rec
