@@ -20,7 +20,12 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
+
+# Run as a script, this file's folder is sys.path[0] and this file would shadow the top-level
+# ``proxies`` package the proxy entry points import from; drop the folder.
+sys.path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 
 from rankscope.allocators import ALLOCATORS
 from rankscope.io import atomic_write_text

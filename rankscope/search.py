@@ -183,7 +183,7 @@ def allocate_and_train(search: Search, allocator, name: str) -> tuple[Trained, f
     """Propose (before-training allocators) or build the supernet and hook (in-training ones),
     train through the one harness, and check the budget before and after. Returns the trained
     run and the seconds spent proposing (scoring, warm-up) before training started."""
-    ctx = search.context(search.cfg.allocator_options if name == search.cfg.allocator else {})
+    ctx = search.context()
     t0 = time.perf_counter()
     proposed = allocator.propose(ctx)
     hook = allocator.step_hook(ctx)
