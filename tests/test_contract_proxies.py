@@ -11,45 +11,15 @@ def test_every_builtin_proxy_is_registered():
                                     "jacob_cov", "constant", "alpha_test", "spectral"}
 
 
-class TestGradNorm(ProxyContract):
-    proxy = "grad_norm"
-
-
-class TestSnip(ProxyContract):
-    proxy = "snip"
-
-
-class TestSynFlow(ProxyContract):
-    proxy = "synflow"
-
-
-class TestCanonicalSynFlow(ProxyContract):
-    proxy = "synflow_canonical"
-
-
-class TestFisher(ProxyContract):
-    proxy = "fisher"
-
-
-class TestGraSP(ProxyContract):
-    proxy = "grasp"
-
-
-class TestJacobCov(ProxyContract):
-    proxy = "jacob_cov"
-
-
-class TestConstant(ProxyContract):
-    proxy = "constant"
+# one ProxyContract subclass per built-in proxy (pytest collects the Test* names)
+for _name in ["grad_norm", "snip", "synflow", "synflow_canonical", "fisher", "grasp", "jacob_cov",
+              "constant", "spectral"]:
+    globals()[f"TestProxy_{_name}"] = type(f"TestProxy_{_name}", (ProxyContract,), {"proxy": _name})
 
 
 class TestAlphaTest(ProxyContract):
     proxy = "alpha_test"
     nonzero_at_init = False  # a tiny random model's accuracy rarely moves when an edge is scaled
-
-
-class TestSpectral(ProxyContract):
-    proxy = "spectral"
 
 
 class TestProxyStaticContract(AllocatorContract):
