@@ -11,10 +11,10 @@ edge matters more. About log₂ 11 ≈ 4 evaluations of the K batches per edge, 
 roughly 4·|E| forward passes. ``tol`` defaults to the code's 0.01.
 """
 
-import numpy as np
 import torch
 
 from rankscope.edge import parse_site
+from rankscope.harness.loop import evaluate_batches
 from rankscope.scoring import Proxy
 
 GRID = [i / 10 for i in range(11)]
@@ -28,13 +28,7 @@ class AlphaTest(Proxy):
 
     def _metric(self, ctx):
         obj = ctx.objective
-        preds, targets = [], []
-        with torch.no_grad():
-            for b in ctx.batches:
-                _, p, t = obj.forward(ctx.model, b)
-                preds.append(p.float().cpu().numpy())
-                targets.append(t.float().cpu().numpy() if torch.is_tensor(t) else np.asarray(t))
-        value = obj.metrics(np.concatenate(preds), np.concatenate(targets))[obj.primary]
+        value = evaluate_batches(ctx.model, obj, ctx.batches)[obj.primary]
         return value if obj.greater_is_better else -value
 
     def finish(self, ctx):

@@ -22,10 +22,9 @@ class Fisher(Proxy):
 
     def on_batch(self, records):
         for eid in records.edge_ids:
-            a = records.handle.adapters[eid]
             x, g = records.io(eid)
-            u = (x @ a.down.detach().float().T) * a.gate().detach().float()
-            gu = g @ a.up.detach().float()
+            u = records.bottleneck(eid, x)
+            gu = g @ records.handle.adapters[eid].up.detach().float()  # ∂ℓ̄/∂u
             delta = records.per_example(u * gu).sum(1)  # [B, r]
             self._acc[eid] = self._acc.get(eid, 0.0) + 0.5 * float(delta.pow(2).mean(0).sum())
 

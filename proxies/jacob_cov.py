@@ -28,9 +28,8 @@ class JacobCov(Proxy):
     def on_batch(self, records):
         self._n += 1
         for eid in records.edge_ids:
-            a = records.handle.adapters[eid]
             x, g = records.io(eid)
-            u = (x @ a.down.detach().float().T) * a.gate().detach().float()
+            u = records.bottleneck(eid, x)
             jac = torch.einsum("btd,btr->bdr", records.per_example(g), records.per_example(u)).flatten(1)
             if jac.shape[0] < 2:
                 score = 0.0

@@ -148,9 +148,9 @@ class Search:
         self.harness = Harness(self.task, self.train_cfg)
         self._cache: dict[tuple, Trained] = {}
 
-    def context(self, options=None) -> AllocationContext:
+    def context(self) -> AllocationContext:
         return AllocationContext(self.space, self.budget, self.model, self.tokenizer, self.harness,
-                                 self.cfg.seed, dict(options or {}), self.attach_options)
+                                 self.cfg.seed, dict(self.cfg.allocator_options), self.attach_options)
 
     @property
     def attach_options(self) -> dict:

@@ -1,7 +1,5 @@
 """Every built-in proxy and both proxy allocators pass the public contracts."""
 
-import pytest
-
 from rankscope.scoring import PROXIES
 from rankscope.testing import AllocatorContract, ProxyContract
 

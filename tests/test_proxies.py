@@ -3,7 +3,6 @@ dynamic toggling, and the bad inputs of the HeteroLoRA issue."""
 
 import copy
 import json
-import math
 
 import pytest
 import torch
@@ -12,7 +11,7 @@ import rankscope as rs
 from rankscope.allocators.proxy_select import default_rank_on, select
 from rankscope.cli import main
 from rankscope.scoring import PROXIES, GradientSpectrum, Proxy, get_proxy, score_edges
-from rankscope.testing import run_small, score_tiny
+from rankscope.testing import score_tiny
 
 
 # ----------------------------------------------------------------------------------- PEFT parity

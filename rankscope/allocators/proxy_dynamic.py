@@ -25,11 +25,10 @@ import time
 
 from ..errors import InputError
 from ..harness.hooks import StepHook
-from ..scoring import get_proxy, score_edges, scoring_batches
+from ..scoring import score_edges
 from .base import AllocationContext, Allocator
 from .proxy_options import ProxyOptions
-from .proxy_select import default_rank_on, scores_to_allocate, select
-from .proxy_static import describe_scores, supernet
+from .proxy_select import describe_scores, scores_to_allocate, scoring_setup, select, supernet
 
 
 class ProxyDynamicAllocator(Allocator):
@@ -42,14 +41,10 @@ class ProxyDynamicAllocator(Allocator):
         self._record: dict = {}
 
     def propose(self, ctx: AllocationContext):
-        self.rank_on = self.opts.rank_on or default_rank_on(ctx.space, ctx.budget)
-        # fail before training: K batches must exist
-        tcfg = ctx.harness.cfg
         if self.opts.warmup_steps >= ctx.harness.total_steps():
             raise InputError(f"warmup_steps ({self.opts.warmup_steps}) must be below the run's "
                              f"{ctx.harness.total_steps()} training steps")
-        self._batches = scoring_batches(ctx.harness.task, self.opts.n_batches, tcfg.batch_size,
-                                        data=self.opts.scoring_data, seed=ctx.seed)
+        self._batches, self._proxies, self.rank_on = scoring_setup(self.opts, ctx)  # fails before training
         return supernet(ctx.space, self.rank_on)
 
     def step_hook(self, ctx: AllocationContext):
@@ -62,7 +57,6 @@ class ProxyDynamicAllocator(Allocator):
 class DynamicReallocation(StepHook):
     def __init__(self, allocator: ProxyDynamicAllocator, ctx: AllocationContext):
         self.a, self.ctx, self.opts = allocator, ctx, allocator.opts
-        self.proxies = [get_proxy(n) for n in dict.fromkeys([self.opts.proxy, *self.opts.also])]
         self.history, self.on_counts, self.scoring_s = [], {e.id: 0 for e in ctx.space.edges}, 0.0
         self.last = None
 
@@ -82,7 +76,7 @@ class DynamicReallocation(StepHook):
         for a in handle.adapters.values():
             a.mask.fill_(1.0)
         t0 = time.perf_counter()
-        result = score_edges(state.model, handle, ctx.harness.task.objective, self.a._batches, self.proxies,
+        result = score_edges(state.model, handle, ctx.harness.task.objective, self.a._batches, self.a._proxies,
                              seed=ctx.seed, device=ctx.harness.cfg.device)
         scores, used = scores_to_allocate(result, self.opts)
         alloc = select(ctx.space, ctx.budget, scores, granularity="edge", rank_on=self.a.rank_on,

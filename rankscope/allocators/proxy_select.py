@@ -65,6 +65,44 @@ def select(space, budget, scores: dict, *, granularity: str, rank_on: int, mode:
     return Allocation(space, ranks, form)
 
 
+def supernet(space, rank_on: int) -> Allocation:
+    return Allocation(space, {e.id: min(rank_on, e.max_rank) for e in space.edges})
+
+
+def resolve_granularity(opts, proxy) -> str:
+    if opts.granularity != "auto":
+        return opts.granularity
+    return "rank" if proxy.per_rank else "edge"
+
+
+def describe_scores(result, opts, used, rank_on, granularity, final=None) -> dict:
+    """The allocator's record: every proxy's scores, timings, NaN edges, and the Spearman
+    correlation between the allocating proxy's edge score and the allocated rank."""
+    from scipy.stats import spearmanr
+
+    out = {"options": opts.to_dict(), "proxy": opts.proxy, "used_proxy": used, "rank_on": rank_on,
+           "granularity": granularity, "scores": result.scores,
+           "scoring_s": result.total_s, "scoring_seconds": result.seconds, "nan_edges": result.nan_edges}
+    if final is not None:
+        ids = list(result.scores[used])
+        s = [edge_total(result.scores[used][i]) for i in ids]
+        r = [final.ranks.get(i, 0) for i in ids]
+        rho = spearmanr(s, r).statistic if len(set(s)) > 1 and len(set(r)) > 1 else float("nan")
+        out["rank_spearman_proxy_vs_alloc"] = float(rho)
+    return out
+
+
+def scoring_setup(opts, ctx):
+    """What both proxy allocators score with: the K batches (checked against the data size before
+    any training), fresh proxy instances (``proxy`` then ``also``), and the on-rank."""
+    from ..scoring import get_proxy, scoring_batches
+
+    batches = scoring_batches(ctx.harness.task, opts.n_batches, ctx.harness.cfg.batch_size,
+                              data=opts.scoring_data, seed=ctx.seed)
+    proxies = [get_proxy(n) for n in dict.fromkeys([opts.proxy, *opts.also])]
+    return batches, proxies, opts.rank_on or default_rank_on(ctx.space, ctx.budget)
+
+
 def scores_to_allocate(result, opts) -> tuple[dict, str]:
     """The score table the allocation uses, and the proxy it came from.
 

@@ -17,39 +17,11 @@ import time
 from ..allocation import Allocation
 from ..attach import attach
 from ..errors import InputError
-from ..scoring import get_proxy, score_edges, scoring_batches
+from ..scoring import score_edges
 from .base import AllocationContext, Allocator
 from .proxy_options import ProxyOptions
-from .proxy_select import default_rank_on, scores_to_allocate, select
-
-
-def supernet(space, rank_on: int) -> Allocation:
-    return Allocation(space, {e.id: min(rank_on, e.max_rank) for e in space.edges})
-
-
-def resolve_granularity(opts, proxy) -> str:
-    if opts.granularity != "auto":
-        return opts.granularity
-    return "rank" if proxy.per_rank else "edge"
-
-
-def describe_scores(result, opts, used, rank_on, granularity, final=None) -> dict:
-    """The allocator's record: every proxy's scores, timings, NaN edges, and the Spearman
-    correlation between the allocating proxy's edge score and the allocated rank."""
-    from scipy.stats import spearmanr
-
-    from .proxy_select import edge_total
-
-    out = {"options": opts.to_dict(), "proxy": opts.proxy, "used_proxy": used, "rank_on": rank_on,
-           "granularity": granularity, "scores": result.scores,
-           "scoring_s": result.total_s, "scoring_seconds": result.seconds, "nan_edges": result.nan_edges}
-    if final is not None:
-        ids = list(result.scores[used])
-        s = [edge_total(result.scores[used][i]) for i in ids]
-        r = [final.ranks.get(i, 0) for i in ids]
-        rho = spearmanr(s, r).statistic if len(set(s)) > 1 and len(set(r)) > 1 else float("nan")
-        out["rank_spearman_proxy_vs_alloc"] = float(rho)
-    return out
+from .proxy_select import (describe_scores, resolve_granularity, scores_to_allocate, scoring_setup, select,
+                           supernet)
 
 
 class ProxyStaticAllocator(Allocator):
@@ -62,9 +34,7 @@ class ProxyStaticAllocator(Allocator):
     def propose(self, ctx: AllocationContext) -> Allocation:
         opts, space = self.opts, ctx.space
         task, tcfg = ctx.harness.task, ctx.harness.cfg
-        batches = scoring_batches(task, opts.n_batches, tcfg.batch_size, data=opts.scoring_data, seed=ctx.seed)
-        proxies = [get_proxy(n) for n in dict.fromkeys([opts.proxy, *opts.also])]
-        rank_on = opts.rank_on or default_rank_on(space, ctx.budget)
+        batches, proxies, rank_on = scoring_setup(opts, ctx)
         granularity = resolve_granularity(opts, proxies[0])
         handle = attach(ctx.model, space, supernet(space, rank_on), form="lora", seed=ctx.seed,
                         **ctx.attach_options)

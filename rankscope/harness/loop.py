@@ -33,6 +33,22 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def evaluate_batches(model, objective, batch_iter, device: str = "cpu") -> dict[str, float]:
+    """The objective's metrics over ``batch_iter`` in eval mode, without gradients (the model's
+    train/eval mode is restored). The harness evaluates dev with it; ALPHA-TEST its K batches."""
+    was = model.training
+    model.eval()
+    preds, targets = [], []
+    with torch.no_grad():
+        for b in batch_iter:
+            b = {k: v.to(device) for k, v in b.items()}
+            _, p, t = objective.forward(model, b)
+            preds.append(to_numpy(p))
+            targets.append(to_numpy(t))
+    model.train(was)
+    return objective.metrics(np.concatenate(preds), np.concatenate(targets))
+
+
 @dataclass
 class TrainOutcome:
     final: dict
@@ -128,17 +144,8 @@ class Harness:
         return self.cfg.total_steps(len(self.task.train))
 
     def evaluate(self, model) -> dict[str, float]:
-        was = model.training
-        model.eval()
-        preds, targets = [], []
-        with torch.no_grad():
-            for b in batches(self.task.dev, self.cfg.eval_batch_size, self.task.collate, shuffle=False):
-                b = {k: v.to(self.cfg.device) for k, v in b.items()}
-                _, p, t = self.task.objective.forward(model, b)
-                preds.append(to_numpy(p))
-                targets.append(to_numpy(t))
-        model.train(was)
-        return self.task.objective.metrics(np.concatenate(preds), np.concatenate(targets))
+        dev = batches(self.task.dev, self.cfg.eval_batch_size, self.task.collate, shuffle=False)
+        return evaluate_batches(model, self.task.objective, dev, self.cfg.device)
 
     def train(self, model, handle, hook: StepHook | None = None, *, total_steps: int | None = None,
               eval_every: int | None = None, report=None, progress: bool = True,

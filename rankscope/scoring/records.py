@@ -52,6 +52,11 @@ class BatchRecords:
             g = torch.zeros(*x.shape[:-1], e.d_out, dtype=x.dtype, device=x.device)
         return x.reshape(-1, x.shape[-1]).float(), g.reshape(-1, g.shape[-1]).float()
 
+    def bottleneck(self, edge_id: str, x: torch.Tensor) -> torch.Tensor:
+        """The edge's r rank activations u = gate ⊙ (down · x): [N, r] (x as from :meth:`io`)."""
+        a = self.handle.adapters[edge_id]
+        return (x @ a.down.detach().float().T) * a.gate().detach().float()
+
     def per_example(self, t: torch.Tensor) -> torch.Tensor:
         """[N, d] → [B, N/B, d]: the token rows of each example (N = B·T in every family)."""
         return t.reshape(self.n_examples, -1, t.shape[-1])
