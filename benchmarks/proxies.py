@@ -70,7 +70,8 @@ def train_one(search, label, name, options):
 
 
 def planted_rows(args, seeds):
-    methods = [m for m in PLANTED_METHODS if not args.quick or m[0] in QUICK_PLANTED]
+    methods = [m for m in PLANTED_METHODS if (not args.quick or m[0] in QUICK_PLANTED)
+               and (not args.methods or m[0] in args.methods)]
     rows = []
     for seed in seeds:
         cfg = SearchConfig(space="shortcuts", seed=seed, max_steps=args.planted_steps).resolved()
@@ -100,6 +101,8 @@ def glue_rows(args, seeds):
                                    max_train_samples=args.max_train_samples).resolved()
                 search = Search(cfg, progress=False)
                 for label, name, options in GLUE_METHODS:
+                    if args.methods and label != "uniform" and label not in args.methods:
+                        continue
                     row = train_one(search, label, name, options)
                     row.pop("allocation")
                     row.update(task=task, space=space, seed=seed, primary=search.task.objective.primary,
@@ -154,8 +157,15 @@ def main():
     ap.add_argument("--glue-steps", type=int, default=None, help="GLUE optimizer steps (quick: 30)")
     ap.add_argument("--max-train-samples", type=int, default=None, help="GLUE train subset (quick: 640)")
     ap.add_argument("--data-dir", default=os.environ.get("RANKSCOPE_GLUE_DIR", "../shared/data/glue"))
+    ap.add_argument("--methods", default=None,
+                    help="comma-separated method labels to run (GLUE always keeps uniform); default all")
     ap.add_argument("--json", help="write every row to this file")
     args = ap.parse_args()
+    labels = {m[0] for m in PLANTED_METHODS + GLUE_METHODS}
+    args.methods = args.methods.split(",") if args.methods else None
+    unknown = sorted(set(args.methods or ()) - labels)
+    if unknown:
+        ap.error(f"unknown method label(s) {unknown}; valid: {sorted(labels)}")
     q = args.quick
     seeds = [int(s) for s in (args.seeds or ("0" if q else "0,1,2")).split(",")]
     args.planted_steps = args.planted_steps or (60 if q else 200)

@@ -78,6 +78,7 @@ def search(
     scaling: str = typer.Option(None, help="Adapter scaling: lora (alpha/r, as PEFT; GLUE default) or rslora (alpha/sqrt(r); planted default)."),
     baseline: list[str] = typer.Option(None, help="Also train this baseline at the same budget (uniform)."),
     proxy: str = typer.Option(None, help="Proxy for proxy-static / proxy-dynamic (rankscope ls proxies). Default: grad_norm."),
+    salience_mix: str = typer.Option(None, help="salient: how OAM and ID combine: paper (λ·OAM + (1−λ)·M·ID, default) or code (the released code's plain sum)."),
     option: list[str] = typer.Option(None, "--option", "-o", help="Allocator option KEY=VALUE, value in TOML syntax (repeatable), e.g. -o n_batches=8 -o mode=separated -o 'also=[\"snip\"]'."),
     device: str = typer.Option(None, help="cpu or cuda. Default: cpu."),
     trust_remote_code: bool = typer.Option(None, help="Allow model code from the hub (off by default)."),
@@ -102,10 +103,12 @@ def search(
                      batch_size=batch_size, max_len=max_len, max_train_samples=max_train_samples,
                      eval_every=eval_every, max_rank=max_rank, alpha=alpha, scaling=scaling, baseline=baseline or None,
                      device=device, trust_remote_code=trust_remote_code)
-    if option or proxy:
+    if option or proxy or salience_mix:
         overrides["allocator_options"] = {**base.allocator_options, **dict(_parse_option(o) for o in option or [])}
         if proxy:
             overrides["allocator_options"]["proxy"] = proxy
+        if salience_mix:
+            overrides["allocator_options"]["salience_mix"] = salience_mix
     if max_steps is not None and epochs is None:
         overrides["epochs"] = None
         base.epochs = None

@@ -52,3 +52,15 @@ def batch(seed: int = 0, n: int = 3, t: int = 7):
 @pytest.fixture(params=FAMILIES)
 def tiny_model(request):
     return request.param, make_tiny(request.param)
+
+
+def run_cli(capsys, *args):
+    """Run the ``rankscope`` CLI in-process; return (exit code, stderr)."""
+    from rankscope.cli import main
+
+    try:
+        main(list(map(str, args)))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().err

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import rankscope as rs
+from conftest import run_cli
 from rankscope.allocators.proxy_select import default_rank_on, select
-from rankscope.cli import main
 from rankscope.scoring import PROXIES, GradientSpectrum, Proxy, get_proxy, score_edges
 from rankscope.testing import score_tiny
 
@@ -229,15 +229,7 @@ def test_dynamic_toggles_keep_weights_and_optimizer_state_of_disabled_edges():
 
 
 # ------------------------------------------------------------------------------- bad inputs
-def _cli(capsys, *args):
-    try:
-        main(list(map(str, args)))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    return code, capsys.readouterr().err
-
-
+_cli = run_cli
 
 
 def test_unknown_proxy_lists_valid_ones(capsys, tmp_path):

@@ -65,8 +65,9 @@ def select(space, budget, scores: dict, *, granularity: str, rank_on: int, mode:
     return Allocation(space, ranks, form)
 
 
-def supernet(space, rank_on: int) -> Allocation:
-    return Allocation(space, {e.id: min(rank_on, e.max_rank) for e in space.edges})
+def supernet(space, rank_on: int, form: str = "lora") -> Allocation:
+    """Every edge at ``rank_on`` (capped at its max rank): what in-training allocators train."""
+    return Allocation(space, {e.id: min(rank_on, e.max_rank) for e in space.edges}, form)
 
 
 def resolve_granularity(opts, proxy) -> str:

@@ -1,0 +1,69 @@
+"""Options of the ``salient`` allocator (SalientLoRA, specs/salientlora.md; defaults = the paper).
+
+================ ============ ===================================================================
+option           default      meaning
+================ ============ ===================================================================
+init_rank        4 × uniform  r₀ of every edge in the supernet (r2 budget → 8)
+init_steps       0.1          n_i: warm-up without pruning (steps, or a fraction of the run)
+allocation_steps 0.5          n_f: length of the pruning phase (steps or fraction; the README's
+                              meaning, A8); the final phase is the rest
+T_i, T_f         10, 200      initial and final time-series window (steps)
+beta             0.9          correlation threshold of a dependency edge (C_ij ≥ β)
+gamma            2.0          slope threshold (S_ij ≥ γ); γ ≤ 1 needs de-cycling (networkx)
+mix_lambda       0.7          λ of the paper's salience = λ·OAM + (1−λ)·M·ID
+salience_mix     paper        ``paper`` (scale-matched λ mix) or ``code`` (the code's OAM + ID)
+schedule         corrected    ``corrected``: c = (t − n_i)/n_f; ``code``: the released code's
+                              denominator (n_i + n_f), which stops short of the target (A7)
+final_prune      true         force a last prune to exactly the budget at t = n_i + n_f
+compact          true         after the final prune, slice pruned ranks away and train the rest
+                              on the smaller matrices (beyond the paper; AdamW moments kept)
+================ ============ ===================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from ..errors import InputError
+from ..salience import MIXES
+
+
+@dataclass
+class SalientOptions:
+    init_rank: int | None = None
+    init_steps: float | int = 0.1
+    allocation_steps: float | int = 0.5
+    T_i: int = 10
+    T_f: int = 200
+    beta: float = 0.9
+    gamma: float = 2.0
+    mix_lambda: float = 0.7
+    salience_mix: str = "paper"
+    schedule: str = "corrected"
+    final_prune: bool = True
+    compact: bool = True
+
+    def __post_init__(self):
+        checks = [
+            (self.init_rank is None or (isinstance(self.init_rank, int) and self.init_rank >= 1),
+             "init_rank must be an integer >= 1"),
+            (self.salience_mix in MIXES, f"salience_mix must be one of {', '.join(MIXES)}"),
+            (self.schedule in ("corrected", "code"), "schedule must be corrected or code"),
+            (0.0 <= self.mix_lambda <= 1.0, "mix_lambda must be in [0, 1]"),
+            (-1.0 <= self.beta <= 1.0, "beta (a correlation threshold) must be in [-1, 1]"),
+            (isinstance(self.T_i, int) and isinstance(self.T_f, int) and 1 <= self.T_i <= self.T_f,
+             "windows need integers 1 <= T_i <= T_f"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise InputError(f"salient option: {msg}")
+
+    @classmethod
+    def from_kwargs(cls, **kw) -> "SalientOptions":
+        try:
+            return cls(**kw)
+        except TypeError as exc:
+            raise InputError(f"salient options: {exc}; valid options: {', '.join(cls.__dataclass_fields__)}") from None
+
+    def to_dict(self):
+        return asdict(self)

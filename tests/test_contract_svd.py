@@ -1,0 +1,72 @@
+"""The in-training SVD-form allocators (``salient``, ``adalora``) through the one harness."""
+
+import pytest
+
+from conftest import run_cli
+from rankscope.errors import TrainingError
+from rankscope.testing import AllocatorContract, run_small
+
+
+class TestSalientContract(AllocatorContract):
+    allocator = "salient"
+
+
+class TestAdaLoRAContract(AllocatorContract):
+    allocator = "adalora"
+
+
+class TestSalientCodeMixContract(AllocatorContract):
+    allocator = "salient"
+    options = {"salience_mix": "code", "compact": False}
+    space = "lora"
+
+
+def test_salient_prunes_on_the_window_schedule_then_compacts():
+    result, final, cfg = run_small("salient", {"init_steps": 1, "allocation_steps": 8, "T_i": 2, "T_f": 6})
+    rec = result["extras"]["allocator"]
+    events = rec["prune_events"]
+    assert len(events) >= 2 and events[-1]["step"] == 9  # n_i + n_f: the forced final prune
+    budgets = [e["budget"] for e in events]
+    assert budgets == sorted(budgets, reverse=True) and budgets[-1] == result["budget"]["params"]
+    assert all(e["params"] <= e["budget"] for e in events)
+    assert [e["triplets"] for e in events] == sorted((e["triplets"] for e in events), reverse=True)
+    assert rec["compacted_at"] == 9
+    assert final.params <= result["budget"]["params"] and final.form == "svd"
+    # shortcut edges are salience units like any other edge
+    kinds = {e["kind"] for e in result["allocation"]["edges"] if e["rank"] > 0}
+    assert result["space"] == "shortcuts" and kinds
+
+
+def test_code_schedule_without_final_prune_misses_the_budget_loudly():
+    with pytest.raises(TrainingError, match="stops short of the target"):
+        run_small("salient", {"schedule": "code", "final_prune": False, "init_steps": 1, "allocation_steps": 6,
+                              "T_i": 2, "T_f": 50})
+
+
+TINY = ["--model", "tiny-bert", "--max-steps", "12", "--quiet"]
+
+
+@pytest.mark.parametrize("allocator,option,message", [
+    ("salient", "allocation_steps=0.95", "does not fit the run"),
+    ("salient", "salience_mix=average", "salience_mix must be one of paper, code"),
+    ("salient", "T_i=300", "T_i <= T_f"),
+    ("salient", "init_rank=1", "at or above the initial"),
+    ("adalora", "tfinal=0.95", "does not fit the run"),
+    ("adalora", "deltaT=0", "deltaT must be an integer >= 1"),
+    ("adalora", "gamma=2", "valid options: init_rank, tinit"),
+])
+def test_bad_schedule_or_option_is_a_clear_error(capsys, tmp_path, allocator, option, message):
+    code, err = run_cli(capsys, "search", "--allocator", allocator, "-o", option, *TINY, "--out", tmp_path / "r")
+    assert code == 2 and message in err, err
+    assert "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_salience_mix_flag_reaches_the_allocator(capsys, tmp_path):
+    code, err = run_cli(capsys, "search", "--allocator", "salient", "--salience-mix", "code", "--budget", "r1",
+                        "-o", "init_rank=4", *TINY, "--out", tmp_path / "r", "--json")
+    assert code == 0, err
+    import json
+
+    result = json.loads((tmp_path / "r" / "result.json").read_text())
+    assert result["extras"]["allocator"]["options"]["salience_mix"] == "code"
