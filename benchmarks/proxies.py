@@ -27,11 +27,8 @@ import time
 # ``proxies`` package the proxy entry points import from; drop the folder.
 sys.path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 
-from rankscope.allocators import ALLOCATORS
+from rankscope.benchmarking import fmt, glue_rows, mean_std, planted_rows
 from rankscope.io import atomic_write_text
-from rankscope.planted import planted_metrics
-from rankscope.search import Search, allocate_and_train
-from rankscope.search_config import SearchConfig
 
 # (label, allocator, options): warm-up for the proxies that are identically 0 at B = 0
 PLANTED_METHODS = [
@@ -57,72 +54,17 @@ GLUE_METHODS = [
 ]
 
 
-def train_one(search, label, name, options):
-    allocator = ALLOCATORS.get(name)(**options)
-    trained, allocate_s = allocate_and_train(search, allocator, label)
-    rec = allocator.describe()
-    out = trained.outcome
-    return {"method": label, "allocator": name, "options": options, "params": trained.allocation.params,
-            "final": out.final if out else None, "best": out.best if out else None,
-            "failure": trained.failure, "allocate_s": allocate_s, "train_s": out.train_s if out else None,
-            "scoring_s": rec.get("scoring_s"), "allocation": trained.allocation,
-            "spearman_proxy_vs_rank": rec.get("rank_spearman_proxy_vs_alloc")}
-
-
-def planted_rows(args, seeds):
+def planted(args, seeds):
     methods = [m for m in PLANTED_METHODS if (not args.quick or m[0] in QUICK_PLANTED)
                and (not args.methods or m[0] in args.methods)]
-    rows = []
-    for seed in seeds:
-        cfg = SearchConfig(space="shortcuts", seed=seed, max_steps=args.planted_steps).resolved()
-        search = Search(cfg, progress=False)
-        planted = search.planted.planted
-        r2 = lambda t: t.outcome.final["r2"] if t.failure is None else float("nan")  # noqa: E731
-        uni, oracle = search.train(search.uniform(), "lora", desc="uniform"), search.train(planted, "lora", desc="oracle")
-        print(f"planted seed {seed}: uniform r2 {r2(uni):.4f}  oracle r2 {r2(oracle):.4f}", flush=True)
-        for label, name, options in methods:
-            row = train_one(search, label, name, options)
-            pm = planted_metrics(row.pop("allocation"), planted, row["final"]["r2"], r2(uni), r2(oracle))
-            row.update({k: pm[k] for k in ("r2", "r2_uniform", "r2_oracle", "gap_closed", "planted_recall",
-                                           "rank_spearman")}, seed=seed)
-            rows.append(row)
-            print(f"  {label:30s} r2 {row['r2']:.4f}  gap_closed {fmt(row['gap_closed'])}  "
-                  f"recall {row['planted_recall']:.3f}  rank_spearman {fmt(row['rank_spearman'])}", flush=True)
-    return rows
+    return planted_rows(methods, seeds, args.planted_steps, log=lambda m: print(m, flush=True))
 
 
-def glue_rows(args, seeds):
-    rows = []
-    for task in args.tasks:
-        for space in args.spaces:
-            for seed in seeds:
-                cfg = SearchConfig(task=task, space=space, seed=seed, data_dir=args.data_dir, budget="r2",
-                                   epochs=args.epochs, max_steps=args.glue_steps,
-                                   max_train_samples=args.max_train_samples).resolved()
-                search = Search(cfg, progress=False)
-                for label, name, options in GLUE_METHODS:
-                    if args.methods and label != "uniform" and label not in args.methods:
-                        continue
-                    row = train_one(search, label, name, options)
-                    row.pop("allocation")
-                    row.update(task=task, space=space, seed=seed, primary=search.task.objective.primary,
-                               steps=search.harness.total_steps())
-                    rows.append(row)
-                    print(f"{task} {space} seed {seed} {label:20s} {row['primary']} "
-                          f"{row['final'][row['primary']]:.4f} (best {row['best'][row['primary']]:.4f})  "
-                          f"scoring {fmt(row['scoring_s'])} s  train {row['train_s']:.1f} s", flush=True)
-    return rows
-
-
-def fmt(x, spec=".3f"):
-    return "—" if x is None else format(x, spec)
-
-
-def mean_std(xs):
-    xs = [x for x in xs if x is not None]
-    if not xs:
-        return "—"
-    return f"{statistics.mean(xs):.4f} ± {statistics.stdev(xs):.4f}" if len(xs) > 1 else f"{xs[0]:.4f}"
+def glue(args, seeds):
+    methods = [m for m in GLUE_METHODS if not args.methods or m[0] == "uniform" or m[0] in args.methods]
+    return glue_rows(methods, args.tasks, args.spaces, seeds, log=lambda m: print(m, flush=True),
+                     data_dir=args.data_dir, budget="r2", epochs=args.epochs, max_steps=args.glue_steps,
+                     max_train_samples=args.max_train_samples)
 
 
 def print_tables(planted, glue):
@@ -177,12 +119,12 @@ def main():
     if args.glue_steps is None and args.epochs is None:
         args.epochs = 3.0
     t0 = time.perf_counter()
-    planted = planted_rows(args, seeds) if args.only != "glue" else []
-    glue = glue_rows(args, seeds) if args.only != "planted" else []
-    print_tables(planted, glue)
+    planted_part = planted(args, seeds) if args.only != "glue" else []
+    glue_part = glue(args, seeds) if args.only != "planted" else []
+    print_tables(planted_part, glue_part)
     print(f"\nwall time {time.perf_counter() - t0:.0f} s")
     if args.json:
-        atomic_write_text(args.json, json.dumps({"args": vars(args), "planted": planted, "glue": glue}, indent=2, default=str))
+        atomic_write_text(args.json, json.dumps({"args": vars(args), "planted": planted_part, "glue": glue_part}, indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,10 @@ def test_salient_prunes_on_the_window_schedule_then_compacts():
     # shortcut edges are salience units like any other edge
     kinds = {e["kind"] for e in result["allocation"]["edges"] if e["rank"] > 0}
     assert result["space"] == "shortcuts" and kinds
+    from rankscope.report.markdown import render_markdown
+
+    md = render_markdown(result)
+    assert "Pruning from r0" in md and "compacted after step 9" in md
 
 
 def test_code_schedule_without_final_prune_misses_the_budget_loudly():

@@ -303,6 +303,21 @@ def proxy_table(result: dict) -> Table:
     return Table("proxy", "Proxy scoring", ["", "value"], rows)
 
 
+def pruning_table(result: dict) -> Table:
+    """How an in-training SVD allocator pruned: every event's step, window, budget and result
+    (``salient``), or AdaLoRA's sampled budget trace."""
+    rec = allocator_record(result)
+    events = rec.get("prune_events") or rec.get("budget_trace") or []
+    rows = [[fmt_int(e.get("step")), fmt_int(e.get("window")) if e.get("window") else "—",
+             fmt_int(e.get("budget")), fmt_int(e.get("params")), fmt_int(e.get("triplets")),
+             fmt_int(e.get("graph_edges")) if "window" in e and e.get("window") else "—",
+             fmt_seconds(e.get("seconds")) if e.get("window") else "—"] for e in events]
+    title = (f"Pruning from r0 = {text(rec.get('init_rank'))} ({fmt_int(rec.get('init_params'))} parameters)"
+             + (f"; compacted after step {rec['compacted_at']}" if rec.get("compacted_at") else ""))
+    return Table("pruning", title, ["step", "window", "budget", "params kept", "ranks kept",
+                                    "dependency edges", "salience (s)"], rows)
+
+
 def timing_table(result: dict) -> Table:
     t = result.get("timing") or {}
     return Table("timing", "Timing", ["allocate (s)", "train (s)", "total (s)", "peak RSS (MB)"],
@@ -317,6 +332,8 @@ def report_tables(result: dict) -> list:
         tables.append(planted_table(result))
     if allocator_record(result).get("scores"):
         tables.append(proxy_table(result))
+    if allocator_record(result).get("prune_events") or allocator_record(result).get("budget_trace"):
+        tables.append(pruning_table(result))
     tables.append(rank_table(edges_of(result)))
     if edges_of(baseline(result)):
         tables.append(rank_table(edges_of(baseline(result)), "ranks_uniform",

@@ -1,0 +1,214 @@
+"""SalientLoRA / AdaLoRA benchmark: speed, quality at equal budget, planted recovery, scale.
+
+(a) ``speed``: wall time of the training steps (evaluation excluded) for plain LoRA at r₀,
+    ``salient`` (compacting and not), ``adalora`` and PEFT's AdaLoRA, on MiniLM in the ``lora``
+    space, an MRPC subset, the same number of steps, r₀ ∈ {8, 16, 32, 64}; ratios to plain LoRA
+    measured in this run. PEFT trains through the same harness (its forward adds its own
+    orthogonality penalty; ``update_and_allocate`` runs in a step hook).
+(b) ``glue``: dev metric at equal budget (r2) over seeds on MRPC, RTE and CoLA: uniform LoRA,
+    ``adalora`` and ``salient``, mean ± std.
+(c) ``planted``: ``gap_closed`` and ``planted_recall`` of ``salient`` and ``adalora`` between the
+    uniform floor and the oracle ceiling.
+(d) ``scale``: salience computation time and peak memory against N ∈ {1k, 10k, 50k} on synthetic
+    λ windows of T_f = 200 steps, each N in a fresh process; two generators: ``walk``
+    (independent random walks, a sparse dependency graph) and ``trend`` (walks sharing a common
+    trend, as λ's that all grow together: most pairs with σ_j ≥ 2σ_i become edges)::
+
+    python benchmarks/salient.py --parts scale,speed,planted,glue [--json FILE]
+    python benchmarks/salient.py --parts glue --tasks mrpc --seeds 0,1,2 --glue-steps 100
+
+``--quick`` shrinks every part (tiny settings, minutes on 2 CPU cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+from rankscope.benchmarking import glue_rows, mean_std, planted_rows, train_row
+from rankscope.io import atomic_write_text
+
+GLUE_METHODS = [("uniform", "uniform", {}), ("adalora", "adalora", {}), ("salient", "salient", {})]
+ENCODER_MATRICES = r".*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)"
+
+SCALE_CHILD = r"""
+import json, resource, sys, time, torch
+from rankscope.salience import salience_scores
+n, w, kind = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+g = torch.Generator().manual_seed(0)
+scale = torch.exp(torch.randn(n, generator=g))
+walks = torch.randn(n, w, generator=g).cumsum(1)
+if kind == "trend":
+    walks = 0.6 * torch.randn(w, generator=g).cumsum(0) + 0.4 * walks
+X = (scale[:, None] * walks).float()
+R = torch.rand(w, generator=g) + 0.5
+groups = torch.arange(n) // 16
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+res = salience_scores(X, R, groups)
+dt = time.perf_counter() - t0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"n": n, "window": w, "series": kind, "seconds": dt, "edges": res.n_edges,
+                  "peak_rss_mb": peak / 1024, "rss_before_mb": before / 1024}))
+"""
+
+
+def part_scale(args):
+    rows = []
+    for kind in ("walk", "trend"):
+        for n in args.scale_n:
+            out = subprocess.run([sys.executable, "-c", SCALE_CHILD, str(n), str(args.window), kind],
+                                 capture_output=True, text=True, check=True)
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            rows.append(row)
+            print(f"scale {kind:5s} N={n:6d}: {row['seconds']:.2f} s, {row['edges']:,} edges, "
+                  f"peak RSS {row['peak_rss_mb']:.0f} MB (before the call {row['rss_before_mb']:.0f} MB)", flush=True)
+    return rows
+
+
+class PeftAllocate:
+    """Step hook calling PEFT's ``update_and_allocate`` once per optimizer step, before zero_grad."""
+
+    def __init__(self, peft_model):
+        self.pm = peft_model
+
+    def on_train_begin(self, state):
+        pass
+
+    def on_step_end(self, step, state):
+        self.pm.base_model.update_and_allocate(step)
+
+    def on_train_end(self, state):
+        pass
+
+
+def peft_adalora_seconds(search, r0, tinit, tfinal, steps):
+    import peft
+
+    from rankscope.harness.loop import Harness
+    from rankscope.models import load_model
+
+    model, _ = load_model(search.cfg.model, search.task.objective.spec.num_labels)
+    cfg = peft.AdaLoraConfig(init_r=r0, target_r=2, tinit=tinit, tfinal=tfinal, deltaT=1, total_step=steps,
+                             lora_alpha=32, orth_reg_weight=search.cfg.orth_reg, target_modules=ENCODER_MATRICES,
+                             task_type="SEQ_CLS")
+    pm = peft.get_peft_model(model, cfg)
+    out = Harness(search.task, search.train_cfg).train(pm, None, PeftAllocate(pm), progress=False)
+    return out.step_s, out.final
+
+
+def part_speed(args):
+    from rankscope import Allocation
+    from rankscope.search import Search
+    from rankscope.search_config import SearchConfig
+
+    rows = []
+    search = Search(SearchConfig(task="mrpc", space="lora", model=args.model, data_dir=args.data_dir, budget="r2",
+                                 max_steps=args.speed_steps, eval_every=args.speed_steps,
+                                 max_train_samples=args.speed_steps * 32).resolved(), progress=False)
+    total = search.harness.total_steps()
+    tinit, tfinal = round(0.1 * total), round(0.4 * total)
+    for r0 in args.r0:
+        plain = search.train(Allocation.uniform(search.space, r0), "lora", desc="lora").outcome.step_s
+        times = {"plain LoRA": plain}
+        for label, name, opts in [("salient", "salient", {"init_rank": r0}),
+                                  ("salient (no compact)", "salient", {"init_rank": r0, "compact": False}),
+                                  ("adalora", "adalora", {"init_rank": r0})]:
+            times[label] = train_row(search, label, name, opts)["step_s"]
+        times["PEFT AdaLoRA"], _ = peft_adalora_seconds(search, r0, tinit, tfinal, total)
+        for label, t in times.items():
+            rows.append({"r0": r0, "method": label, "step_s": t, "ratio": t / plain, "steps": total})
+        print(f"speed r0={r0}: " + "  ".join(f"{k} {v:.1f} s ({v / plain:.2f}×)" for k, v in times.items()), flush=True)
+    return rows
+
+
+def part_planted(args):
+    methods = [("salient", "salient", {}), ("adalora", "adalora", {})]
+    return planted_rows(methods, args.seeds, args.planted_steps, log=lambda m: print(m, flush=True), model=args.model)
+
+
+def part_glue(args):
+    return glue_rows(GLUE_METHODS, args.tasks, ["lora"], args.seeds, log=lambda m: print(m, flush=True),
+                     model=args.model, data_dir=args.data_dir, budget="r2", epochs=args.epochs,
+                     max_steps=args.glue_steps, max_train_samples=args.max_train_samples)
+
+
+def print_tables(res):
+    if res.get("speed"):
+        print("\n## (a) Training-step wall time, ratio to plain LoRA at the same r0")
+        methods = list(dict.fromkeys(r["method"] for r in res["speed"]))
+        print("| r0 | " + " | ".join(methods) + " |\n|---|" + "---|" * len(methods))
+        for r0 in dict.fromkeys(r["r0"] for r in res["speed"]):
+            cells = {r["method"]: r for r in res["speed"] if r["r0"] == r0}
+            print(f"| {r0} | " + " | ".join(f"{cells[m]['step_s']:.1f} s ({cells[m]['ratio']:.2f}×)" for m in methods) + " |")
+    if res.get("glue"):
+        print("\n## (b) Dev metric at equal budget (final / best), mean ± std over seeds")
+        print("| task | method | params | final | best |\n|---|---|---|---|---|")
+        for key in dict.fromkeys((r["task"], r["method"]) for r in res["glue"]):
+            rs_ = [r for r in res["glue"] if (r["task"], r["method"]) == key]
+            p = rs_[0]["primary"]
+            print(f"| {key[0]} ({p}) | {key[1]} | {rs_[0]['params']:,} | {mean_std([r['final'][p] for r in rs_])} | "
+                  f"{mean_std([r['best'][p] for r in rs_])} |")
+    if res.get("planted"):
+        print("\n## (c) Planted task (shortcuts): floor = uniform, ceiling = oracle")
+        print("| method | r2 | gap_closed | planted_recall | rank_spearman |\n|---|---|---|---|---|")
+        for label in dict.fromkeys(r["method"] for r in res["planted"]):
+            rs_ = [r for r in res["planted"] if r["method"] == label]
+            print(f"| {label} | {mean_std([r['r2'] for r in rs_])} | {mean_std([r['gap_closed'] for r in rs_])} | "
+                  f"{mean_std([r['planted_recall'] for r in rs_])} | {mean_std([r['rank_spearman'] for r in rs_])} |")
+    if res.get("scale"):
+        print("\n## (d) Salience computation against N (window 200)")
+        print("| series | N | seconds | dependency edges | peak RSS MB |\n|---|---|---|---|---|")
+        for r in res["scale"]:
+            print(f"| {r['series']} | {r['n']:,} | {r['seconds']:.2f} | {r['edges']:,} | {r['peak_rss_mb']:.0f} |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--parts", default="scale,speed,planted,glue", help="comma-separated: scale, speed, planted, glue")
+    ap.add_argument("--quick", action="store_true", help="tiny settings for a smoke run")
+    ap.add_argument("--model", default="minilm")
+    ap.add_argument("--seeds", default=None, help="comma-separated (default 0,1,2; quick 0)")
+    ap.add_argument("--r0", default=None, help="initial ranks for (a) (default 8,16,32,64)")
+    ap.add_argument("--speed-steps", type=int, default=None, help="(a) optimizer steps (default 30)")
+    ap.add_argument("--planted-steps", type=int, default=None, help="(c) steps (default 200)")
+    ap.add_argument("--tasks", default="mrpc,rte,cola", help="(b) tasks")
+    ap.add_argument("--epochs", type=float, default=None, help="(b) epochs (default 3)")
+    ap.add_argument("--glue-steps", type=int, default=None, help="(b) optimizer steps (overrides epochs)")
+    ap.add_argument("--max-train-samples", type=int, default=None, help="(b) train subset")
+    ap.add_argument("--scale-n", default=None, help="(d) N values (default 1000,10000,50000)")
+    ap.add_argument("--window", type=int, default=200, help="(d) window length")
+    ap.add_argument("--data-dir", default=os.environ.get("RANKSCOPE_GLUE_DIR", "../shared/data/glue"))
+    ap.add_argument("--json", help="write every row to this file")
+    args = ap.parse_args()
+    q = args.quick
+    parts = args.parts.split(",")
+    bad = sorted(set(parts) - {"scale", "speed", "planted", "glue"})
+    if bad:
+        ap.error(f"unknown part(s) {bad}; valid: scale, speed, planted, glue")
+    args.seeds = [int(s) for s in (args.seeds or ("0" if q else "0,1,2")).split(",")]
+    args.r0 = [int(r) for r in (args.r0 or ("8,16" if q else "8,16,32,64")).split(",")]
+    args.speed_steps = args.speed_steps or (12 if q else 30)
+    args.planted_steps = args.planted_steps or (30 if q else 200)
+    args.tasks = args.tasks.split(",") if not q else ["mrpc"]
+    args.scale_n = [int(n) for n in (args.scale_n or ("1000,10000" if q else "1000,10000,50000")).split(",")]
+    if q:
+        args.glue_steps, args.max_train_samples = args.glue_steps or 12, args.max_train_samples or 384
+    if args.glue_steps is None and args.epochs is None:
+        args.epochs = 3.0
+    t0 = time.perf_counter()
+    res = {}
+    for part in parts:
+        res[part] = globals()[f"part_{part}"](args)
+    print_tables(res)
+    print(f"\nwall time {time.perf_counter() - t0:.0f} s")
+    if args.json:
+        atomic_write_text(args.json, json.dumps({"args": vars(args), **res}, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
