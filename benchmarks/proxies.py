@@ -64,7 +64,7 @@ def glue(args, seeds):
     methods = [m for m in GLUE_METHODS if not args.methods or m[0] == "uniform" or m[0] in args.methods]
     return glue_rows(methods, args.tasks, args.spaces, seeds, log=lambda m: print(m, flush=True),
                      data_dir=args.data_dir, budget="r2", epochs=args.epochs, max_steps=args.glue_steps,
-                     max_train_samples=args.max_train_samples)
+                     max_train_samples=args.max_train_samples, eval_every=args.eval_every, lr=args.lr)
 
 
 def print_tables(planted, glue):
@@ -98,6 +98,8 @@ def main():
     ap.add_argument("--epochs", type=float, default=None, help="GLUE epochs (default 3)")
     ap.add_argument("--glue-steps", type=int, default=None, help="GLUE optimizer steps (quick: 30)")
     ap.add_argument("--max-train-samples", type=int, default=None, help="GLUE train subset (quick: 640)")
+    ap.add_argument("--lr", type=float, default=None, help="GLUE peak learning rate (default 5e-4)")
+    ap.add_argument("--eval-every", type=int, default=0, help="GLUE: evaluate every N steps (0 = ten times per run)")
     ap.add_argument("--data-dir", default=os.environ.get("RANKSCOPE_GLUE_DIR", "../shared/data/glue"))
     ap.add_argument("--methods", default=None,
                     help="comma-separated method labels to run (GLUE always keeps uniform); default all")
