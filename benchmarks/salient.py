@@ -29,7 +29,9 @@ import subprocess
 import sys
 import time
 
+from rankscope.allocators.svd_triplets import steps_option
 from rankscope.benchmarking import glue_rows, mean_std, planted_rows, train_row
+from rankscope.harness.hooks import StepHook
 from rankscope.io import atomic_write_text
 
 GLUE_METHODS = [("uniform", "uniform", {}), ("adalora", "adalora", {}), ("salient", "salient", {})]
@@ -70,20 +72,14 @@ def part_scale(args):
     return rows
 
 
-class PeftAllocate:
+class PeftAllocate(StepHook):
     """Step hook calling PEFT's ``update_and_allocate`` once per optimizer step, before zero_grad."""
 
     def __init__(self, peft_model):
         self.pm = peft_model
 
-    def on_train_begin(self, state):
-        pass
-
     def on_step_end(self, step, state):
         self.pm.base_model.update_and_allocate(step)
-
-    def on_train_end(self, state):
-        pass
 
 
 def peft_adalora_seconds(search, r0, tinit, tfinal, steps):
@@ -97,8 +93,7 @@ def peft_adalora_seconds(search, r0, tinit, tfinal, steps):
                              lora_alpha=32, orth_reg_weight=search.cfg.orth_reg, target_modules=ENCODER_MATRICES,
                              task_type="SEQ_CLS")
     pm = peft.get_peft_model(model, cfg)
-    out = Harness(search.task, search.train_cfg).train(pm, None, PeftAllocate(pm), progress=False)
-    return out.step_s, out.final
+    return Harness(search.task, search.train_cfg).train(pm, None, PeftAllocate(pm), progress=False).step_s
 
 
 def part_speed(args):
@@ -111,7 +106,7 @@ def part_speed(args):
                                  max_steps=args.speed_steps, eval_every=args.speed_steps,
                                  max_train_samples=args.speed_steps * 32).resolved(), progress=False)
     total = search.harness.total_steps()
-    tinit, tfinal = round(0.1 * total), round(0.4 * total)
+    tinit, tfinal = steps_option(0.1, total, "tinit"), steps_option(0.4, total, "tfinal")  # adalora's defaults
     for r0 in args.r0:
         plain = search.train(Allocation.uniform(search.space, r0), "lora", desc="lora").outcome.step_s
         times = {"plain LoRA": plain}
@@ -119,7 +114,7 @@ def part_speed(args):
                                   ("salient (no compact)", "salient", {"init_rank": r0, "compact": False}),
                                   ("adalora", "adalora", {"init_rank": r0})]:
             times[label] = train_row(search, label, name, opts)["step_s"]
-        times["PEFT AdaLoRA"], _ = peft_adalora_seconds(search, r0, tinit, tfinal, total)
+        times["PEFT AdaLoRA"] = peft_adalora_seconds(search, r0, tinit, tfinal, total)
         for label, t in times.items():
             rows.append({"r0": r0, "method": label, "step_s": t, "ratio": t / plain, "steps": total})
         print(f"speed r0={r0}: " + "  ".join(f"{k} {v:.1f} s ({v / plain:.2f}×)" for k, v in times.items()), flush=True)

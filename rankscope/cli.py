@@ -105,10 +105,8 @@ def search(
                      device=device, trust_remote_code=trust_remote_code)
     if option or proxy or salience_mix:
         overrides["allocator_options"] = {**base.allocator_options, **dict(_parse_option(o) for o in option or [])}
-        if proxy:
-            overrides["allocator_options"]["proxy"] = proxy
-        if salience_mix:
-            overrides["allocator_options"]["salience_mix"] = salience_mix
+        # shortcut flags for the most used allocator options
+        overrides["allocator_options"].update({k: v for k, v in (("proxy", proxy), ("salience_mix", salience_mix)) if v})
     if max_steps is not None and epochs is None:
         overrides["epochs"] = None
         base.epochs = None

@@ -24,23 +24,25 @@ at every allocation step.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
 from ..errors import InputError, TrainingError
 from ..harness.hooks import StepHook
 from .base import AllocationContext, Allocator
-from .proxy_select import default_rank_on, supernet
-from .svd_triplets import PruneEvent, Triplets, keep_within, steps_option
+from .options import AllocatorOptions
+from .svd_triplets import PruneEvent, Triplets, keep_within, steps_option, svd_supernet
 
 
 @dataclass
-class AdaLoRAOptions:
+class AdaLoRAOptions(AllocatorOptions):
     """``init_rank`` (r₀, default 4 × uniform), ``tinit`` (warm-up; steps or fraction, default 0.1),
     ``tfinal`` (the final phase's LENGTH, as PEFT; default 0.4), ``deltaT`` (mask interval, 1),
     ``beta1``/``beta2`` (EMA factors, 0.85), ``compact`` (slice the final pattern, default off as
     PEFT). The defaults match ``salient``'s phases (10 % warm-up, 50 % allocation)."""
+
+    label = "adalora"
 
     init_rank: int | None = None
     tinit: float | int = 0.1
@@ -50,14 +52,14 @@ class AdaLoRAOptions:
     beta2: float = 0.85
     compact: bool = False
 
-    def __post_init__(self):
-        if not (isinstance(self.deltaT, int) and self.deltaT >= 1):
-            raise InputError(f"adalora option: deltaT must be an integer >= 1, got {self.deltaT!r}")
-        if self.init_rank is not None and not (isinstance(self.init_rank, int) and self.init_rank >= 1):
-            raise InputError(f"adalora option: init_rank must be an integer >= 1, got {self.init_rank!r}")
-        for b in (self.beta1, self.beta2):
-            if not 0.0 <= b < 1.0:
-                raise InputError(f"adalora option: beta1 and beta2 must be in [0, 1), got {b}")
+    def checks(self):
+        return [
+            (isinstance(self.deltaT, int) and self.deltaT >= 1, f"deltaT must be an integer >= 1, got {self.deltaT!r}"),
+            (self.init_rank is None or (isinstance(self.init_rank, int) and self.init_rank >= 1),
+             f"init_rank must be an integer >= 1, got {self.init_rank!r}"),
+            (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0,
+             f"beta1 and beta2 must be in [0, 1), got {self.beta1}, {self.beta2}"),
+        ]
 
 
 class AdaLoRAAllocator(Allocator):
@@ -65,26 +67,18 @@ class AdaLoRAAllocator(Allocator):
     form = "svd"
 
     def __init__(self, **options):
-        try:
-            self.opts = AdaLoRAOptions(**options)
-        except TypeError as exc:
-            raise InputError(f"adalora options: {exc}; valid options: "
-                             f"{', '.join(AdaLoRAOptions.__dataclass_fields__)}") from None
+        self.opts = AdaLoRAOptions.from_kwargs(**options)
         self._record: dict = {}
 
     def propose(self, ctx: AllocationContext):
         o, total = self.opts, ctx.harness.total_steps()
-        self.r0 = o.init_rank or default_rank_on(ctx.space, ctx.budget)
         self.tinit = steps_option(o.tinit, total, "tinit")
         self.tfinal = steps_option(o.tfinal, total, "tfinal")
         if self.tinit >= total - self.tfinal:
             raise InputError(f"the AdaLoRA schedule does not fit the run: tinit ({self.tinit}) must be below "
                              f"total_steps − tfinal ({total} − {self.tfinal} = {total - self.tfinal}); "
                              f"no budgeting phase is left")
-        net = supernet(ctx.space, self.r0, form="svd")
-        if ctx.budget.params >= net.params:
-            raise InputError(f"the target budget ({ctx.budget.params:,} parameters) is at or above the initial "
-                             f"supernet's ({net.params:,}): nothing to prune; lower the budget or raise init_rank")
+        self.r0, net = svd_supernet(ctx, o.init_rank)
         self.init_params = net.params
         return net
 
@@ -160,8 +154,7 @@ class AdaLoRAHook(StepHook):
             self.final_keep = keep
             self.ema_ipt, self.ema_unc = {}, {}  # PEFT's reset_ipt: free the buffers
             if self.o.compact:
-                state.rebuild_optimizer(state.handle.compact())
-                self.triplets = Triplets(state.handle)
+                self.triplets = self.triplets.compact(state)
 
     def on_train_end(self, state):
         if self.final_keep is None:
@@ -169,10 +162,10 @@ class AdaLoRAHook(StepHook):
                                 f"{state.step} before step T − tfinal = {self.total - self.a.tfinal}")
         final = state.handle.allocation
         self.a._record = {
-            "options": asdict(self.o), "init_rank": self.a.r0, "init_params": self.a.init_params,
+            "options": self.o.to_dict(), "init_rank": self.a.r0, "init_params": self.a.init_params,
             "schedule": {"total": self.total, "tinit": self.a.tinit, "tfinal": self.a.tfinal,
                          "deltaT": self.o.deltaT},
             "mask_events": len(self.events),
-            "budget_trace": [e.to_dict() for e in self.events[:: max(1, len(self.events) // 50)]],
+            "prune_events": [e.to_dict() for e in self.events[:: max(1, len(self.events) // 50)]],  # sampled
             "final_ranks": final.ranks,
         }

@@ -29,13 +29,16 @@ interval       0.2          ν, dynamic only: re-score every ν of an epoch (and
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from ..errors import InputError
+from .options import AllocatorOptions
 
 
 @dataclass
-class ProxyOptions:
+class ProxyOptions(AllocatorOptions):
+    label = "proxy allocator"
+
     proxy: str = "grad_norm"
     also: list = field(default_factory=list)
     nan_fallback: bool = False
@@ -55,7 +58,12 @@ class ProxyOptions:
             self.also = [s for s in self.also.split(",") if s]
         for name in [self.proxy, *self.also]:
             PROXIES.get(name)  # unknown names → InputError listing the valid ones
-        checks = [
+        super().__post_init__()
+        if self.nan_fallback and not self.also:
+            raise InputError("nan_fallback needs other proxies to fall back to: set also=[...]")
+
+    def checks(self):
+        return [
             (self.granularity in ("auto", "edge", "rank"), "granularity must be auto, edge or rank"),
             (self.mode in ("combined", "separated"), "mode must be combined or separated"),
             (self.normalize in ("none", "type"), "normalize must be none or type"),
@@ -66,19 +74,4 @@ class ProxyOptions:
             (isinstance(self.interval, (int, float)) and self.interval > 0,
              f"interval (ν, the re-scoring period as a fraction of an epoch) must be > 0, got {self.interval!r}"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise InputError(f"proxy allocator option: {msg}")
-        if self.nan_fallback and not self.also:
-            raise InputError("nan_fallback needs other proxies to fall back to: set also=[...]")
 
-    @classmethod
-    def from_kwargs(cls, **kw) -> "ProxyOptions":
-        try:
-            return cls(**kw)
-        except TypeError as exc:
-            valid = ", ".join(cls.__dataclass_fields__)
-            raise InputError(f"proxy allocator options: {exc}; valid options: {valid}") from None
-
-    def to_dict(self):
-        return asdict(self)

@@ -28,9 +28,8 @@ from ..errors import TrainingError
 from ..harness.hooks import StepHook
 from ..salience import WindowSchedule, salience_scores
 from .base import AllocationContext, Allocator
-from .proxy_select import default_rank_on, supernet
 from .salient_options import SalientOptions
-from .svd_triplets import PruneEvent, Triplets, keep_within, steps_option
+from .svd_triplets import PruneEvent, Triplets, keep_within, steps_option, svd_supernet
 
 
 class SalientAllocator(Allocator):
@@ -43,9 +42,8 @@ class SalientAllocator(Allocator):
 
     def propose(self, ctx: AllocationContext):
         o, total = self.opts, ctx.harness.total_steps()
-        self.r0 = o.init_rank or default_rank_on(ctx.space, ctx.budget)
-        net = supernet(ctx.space, self.r0, form="svd")
-        # validates the schedule and the budget before any training
+        self.r0, net = svd_supernet(ctx, o.init_rank)
+        # validates the schedule before any training
         self.schedule = WindowSchedule(total, steps_option(o.init_steps, total, "init_steps"),
                                        steps_option(o.allocation_steps, total, "allocation_steps"),
                                        o.T_i, o.T_f, net.params, ctx.budget.params, o.schedule, o.final_prune)
@@ -80,9 +78,7 @@ class SalienceHook(StepHook):
         if target is not None:
             self._prune(step, target)
         if step == self.sched.end and self.opts.compact and self.events:
-            kept = state.handle.compact()
-            state.rebuild_optimizer(kept)
-            self.triplets = Triplets(state.handle)
+            self.triplets = self.triplets.compact(state)
             self.compacted_at = step
 
     def _prune(self, step, target):

@@ -22,14 +22,16 @@ compact          true         after the final prune, slice pruned ranks away and
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from ..errors import InputError
 from ..salience import MIXES
+from .options import AllocatorOptions
 
 
 @dataclass
-class SalientOptions:
+class SalientOptions(AllocatorOptions):
+    label = "salient"
+
     init_rank: int | None = None
     init_steps: float | int = 0.1
     allocation_steps: float | int = 0.5
@@ -43,8 +45,8 @@ class SalientOptions:
     final_prune: bool = True
     compact: bool = True
 
-    def __post_init__(self):
-        checks = [
+    def checks(self):
+        return [
             (self.init_rank is None or (isinstance(self.init_rank, int) and self.init_rank >= 1),
              "init_rank must be an integer >= 1"),
             (self.salience_mix in MIXES, f"salience_mix must be one of {', '.join(MIXES)}"),
@@ -54,16 +56,3 @@ class SalientOptions:
             (isinstance(self.T_i, int) and isinstance(self.T_f, int) and 1 <= self.T_i <= self.T_f,
              "windows need integers 1 <= T_i <= T_f"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise InputError(f"salient option: {msg}")
-
-    @classmethod
-    def from_kwargs(cls, **kw) -> "SalientOptions":
-        try:
-            return cls(**kw)
-        except TypeError as exc:
-            raise InputError(f"salient options: {exc}; valid options: {', '.join(cls.__dataclass_fields__)}") from None
-
-    def to_dict(self):
-        return asdict(self)

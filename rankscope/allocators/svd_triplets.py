@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import InputError
+from ..salience import require_pruning
+from .proxy_select import default_rank_on, supernet
 
 
 def steps_option(value, total: int, name: str) -> int:
@@ -30,6 +32,15 @@ def steps_option(value, total: int, name: str) -> int:
     if value < 0:
         raise InputError(f"{name} must be >= 0 steps, got {value}")
     return value
+
+
+def svd_supernet(ctx, init_rank: int | None):
+    """(r₀, the SVD-form supernet): every edge at r₀ (default 4 × the budget's uniform rank).
+    Refuses a budget at or above the supernet's size: there would be nothing to prune."""
+    r0 = init_rank or default_rank_on(ctx.space, ctx.budget)
+    net = supernet(ctx.space, r0, form="svd")
+    require_pruning(net.params, ctx.budget.params)
+    return r0, net
 
 
 class Triplets:
@@ -78,8 +89,11 @@ class Triplets:
             for a, kk in self.split(keep):
                 a.lam.masked_fill_(~kk.to(a.lam.device), 0.0)
 
-    def ranks(self, keep: torch.Tensor) -> dict[str, int]:
-        return {i: int(kk.sum()) for i, (_, kk) in zip(self.ids, self.split(keep))}
+    def compact(self, state) -> "Triplets":
+        """Slice masked ranks away, carry AdamW moments to the smaller parameters, and return the
+        view of the compacted handle (edges with no rank left are gone)."""
+        state.rebuild_optimizer(self.handle.compact())
+        return Triplets(self.handle)
 
 
 def keep_within(scores: torch.Tensor, costs: torch.Tensor, limit: float,

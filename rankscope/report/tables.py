@@ -304,17 +304,16 @@ def proxy_table(result: dict) -> Table:
 
 
 def pruning_table(result: dict) -> Table:
-    """How an in-training SVD allocator pruned: every event's step, window, budget and result
-    (``salient``), or AdaLoRA's sampled budget trace."""
+    """How an in-training SVD allocator pruned: each event's step, budget and what it kept, plus the
+    window, dependency edges and salience time for ``salient`` (AdaLoRA's events are sampled and
+    have no window)."""
     rec = allocator_record(result)
-    events = rec.get("prune_events") or rec.get("budget_trace") or []
-    rows = [[fmt_int(e.get("step")), fmt_int(e.get("window")) if e.get("window") else "—",
-             fmt_int(e.get("budget")), fmt_int(e.get("params")), fmt_int(e.get("triplets")),
-             fmt_int(e.get("graph_edges")) if "window" in e and e.get("window") else "—",
-             fmt_seconds(e.get("seconds")) if e.get("window") else "—"] for e in events]
+    rows = [[fmt_int(e.get("step")), fmt_int(e.get("budget")), fmt_int(e.get("params")), fmt_int(e.get("triplets")),
+             *((fmt_int(e["window"]), fmt_int(e.get("graph_edges")), fmt_seconds(e.get("seconds")))
+               if e.get("window") else ("—", "—", "—"))] for e in rec["prune_events"]]
     title = (f"Pruning from r0 = {text(rec.get('init_rank'))} ({fmt_int(rec.get('init_params'))} parameters)"
              + (f"; compacted after step {rec['compacted_at']}" if rec.get("compacted_at") else ""))
-    return Table("pruning", title, ["step", "window", "budget", "params kept", "ranks kept",
+    return Table("pruning", title, ["step", "budget", "params kept", "ranks kept", "window",
                                     "dependency edges", "salience (s)"], rows)
 
 
@@ -332,7 +331,7 @@ def report_tables(result: dict) -> list:
         tables.append(planted_table(result))
     if allocator_record(result).get("scores"):
         tables.append(proxy_table(result))
-    if allocator_record(result).get("prune_events") or allocator_record(result).get("budget_trace"):
+    if allocator_record(result).get("prune_events"):
         tables.append(pruning_table(result))
     tables.append(rank_table(edges_of(result)))
     if edges_of(baseline(result)):

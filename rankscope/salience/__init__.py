@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..errors import TrainingError
+from ..errors import InputError, TrainingError
 from .dependency import DependencyGraph, decycle, dependency_graph
 from .influence import influence_domain, streamed_influence
 from .magnitude import orthogonality_aware_magnitude, orthogonality_weights
-from .window import WindowSchedule
+from .window import WindowSchedule, require_pruning
 
 MIXES = ("paper", "code")
 
@@ -54,19 +54,17 @@ def salience_scores(X: torch.Tensor, R: torch.Tensor, groups: torch.Tensor, *, b
         removed = 0
     else:
         graph = dependency_graph(X, beta, gamma)
-        ident, n_edges, removed = influence_domain(graph, sigma_ordered=False), graph.n_edges, graph.removed_for_cycles
+        ident, n_edges, removed = influence_domain(graph), graph.n_edges, graph.removed_for_cycles
     if mix == "paper":
         m = len(np.unique(groups.numpy()))
         sal = mix_lambda * oam + (1.0 - mix_lambda) * m * ident
     elif mix == "code":
         sal = oam + ident
     else:
-        from ..errors import InputError
-
         raise InputError(f"salience mix must be one of {MIXES}, got {mix!r}")
     return SalienceResult(sal, oam, ident, n_edges, removed, time.perf_counter() - t0)
 
 
 __all__ = ["salience_scores", "SalienceResult", "WindowSchedule", "dependency_graph", "decycle",
            "DependencyGraph", "influence_domain", "streamed_influence", "orthogonality_aware_magnitude", "orthogonality_weights",
-           "MIXES"]
+           "MIXES", "require_pruning"]

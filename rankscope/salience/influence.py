@@ -34,10 +34,7 @@ import torch
 from .dependency import BLOCK_ENTRIES, DependencyGraph, centred
 
 
-def _reverse_topological(graph: DependencyGraph, sigma_ordered: bool) -> np.ndarray:
-    nodes = np.unique(np.concatenate([graph.src, graph.dst]))
-    if sigma_ordered:
-        return nodes[np.argsort(-graph.sigma[nodes], kind="stable")]
+def _reverse_topological(graph: DependencyGraph) -> np.ndarray:
     import networkx as nx
 
     g = nx.DiGraph()
@@ -45,7 +42,7 @@ def _reverse_topological(graph: DependencyGraph, sigma_ordered: bool) -> np.ndar
     return np.array(list(reversed(list(nx.topological_sort(g)))), dtype=np.int64)
 
 
-def influence_domain(graph: DependencyGraph, *, sigma_ordered: bool = True) -> np.ndarray:
+def influence_domain(graph: DependencyGraph) -> np.ndarray:
     """ID of every node, float64 [N], summing to 1 (or all 0 for an empty graph)."""
     ident = np.zeros(graph.n)
     if graph.n_edges == 0:
@@ -55,7 +52,7 @@ def influence_domain(graph: DependencyGraph, *, sigma_ordered: bool = True) -> n
     starts = np.searchsorted(src, np.arange(graph.n + 1))
     value = np.ones(graph.n)  # I', sinks stay 1
     has_out = starts[1:] > starts[:-1]
-    for i in _reverse_topological(graph, sigma_ordered):
+    for i in _reverse_topological(graph):
         a, b = starts[i], starts[i + 1]
         if b > a:
             value[i] = float(np.dot(w[a:b], value[dst[a:b]]))

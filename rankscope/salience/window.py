@@ -25,6 +25,14 @@ from dataclasses import dataclass
 from ..errors import InputError
 
 
+def require_pruning(budget_init: int, budget_target: int) -> None:
+    """An in-training pruner needs a target below its initial supernet; say so clearly."""
+    if budget_target >= budget_init:
+        raise InputError(
+            f"the target budget ({budget_target:,} parameters) is at or above the initial "
+            f"supernet's ({budget_init:,}): nothing to prune; lower the budget or raise init_rank")
+
+
 @dataclass
 class WindowSchedule:
     total: int
@@ -50,10 +58,7 @@ class WindowSchedule:
                 f"training steps (the final phase needs at least one step)")
         if not (1 <= self.T_i <= self.T_f):
             raise InputError(f"windows need 1 <= T_i <= T_f, got T_i={self.T_i}, T_f={self.T_f}")
-        if self.budget_target >= self.budget_init:
-            raise InputError(
-                f"the target budget ({self.budget_target:,} parameters) is at or above the initial "
-                f"supernet's ({self.budget_init:,}): nothing to prune; lower the budget or raise init_rank")
+        require_pruning(self.budget_init, self.budget_target)
         self.countdown = self.T_i
 
     @property

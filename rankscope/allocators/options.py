@@ -1,0 +1,35 @@
+"""The base of every allocator's option dataclass: built from ``--option`` keywords, checked on
+construction, and every mistake an :class:`~rankscope.errors.InputError` that names the option
+and the valid choices (so the CLI exits 2 before any model is loaded)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from ..errors import InputError
+
+
+class AllocatorOptions:
+    """Subclass as a ``@dataclass``; set ``label`` and override :meth:`checks`."""
+
+    label = "allocator"
+
+    def checks(self) -> list[tuple[bool, str]]:
+        """``(condition, message)`` pairs; a false condition raises with its message."""
+        return []
+
+    def __post_init__(self):
+        for ok, msg in self.checks():
+            if not ok:
+                raise InputError(f"{self.label} option: {msg}")
+
+    @classmethod
+    def from_kwargs(cls, **kw):
+        try:
+            return cls(**kw)
+        except TypeError as exc:
+            raise InputError(f"{cls.label} options: {exc}; valid options: "
+                             f"{', '.join(cls.__dataclass_fields__)}") from None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
