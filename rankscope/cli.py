@@ -79,6 +79,14 @@ def search(
     baseline: list[str] = typer.Option(None, help="Also train this baseline at the same budget (uniform)."),
     proxy: str = typer.Option(None, help="Proxy for proxy-static / proxy-dynamic (rankscope ls proxies). Default: grad_norm."),
     salience_mix: str = typer.Option(None, help="salient: how OAM and ID combine: paper (λ·OAM + (1−λ)·M·ID, default) or code (the released code's plain sum)."),
+    n_trials: int = typer.Option(None, help="optuna: total trials of the study (a resumed study counts those it has). Default: 20."),
+    trial_steps: int = typer.Option(None, help="optuna: optimizer steps per trial. Default: a fifth of the full schedule."),
+    sampler: str = typer.Option(None, help="optuna: tpe (default), gp, cmaes, random, or nsga2 (dev metric vs parameters)."),
+    pruner: str = typer.Option(None, help="optuna: median (default), hyperband or none; single-objective samplers only."),
+    storage: str = typer.Option(None, help="optuna: study storage: journal:PATH or a database URL (default: SQLite in the run directory; or $RANKSCOPE_STORAGE). Passwords are never printed."),
+    study_name: str = typer.Option(None, help="optuna: study name in --storage. Default: rankscope."),
+    workers: int = typer.Option(None, help="optuna: worker processes on this machine sharing the study. Default: 1."),
+    trials_only: bool = typer.Option(False, "--trials-only", help="optuna: only run trials (an extra worker, e.g. on another machine); no final training, no report."),
     option: list[str] = typer.Option(None, "--option", "-o", help="Allocator option KEY=VALUE, value in TOML syntax (repeatable), e.g. -o n_batches=8 -o mode=separated -o 'also=[\"snip\"]'."),
     device: str = typer.Option(None, help="cpu or cuda. Default: cpu."),
     trust_remote_code: bool = typer.Option(None, help="Allow model code from the hub (off by default)."),
@@ -94,7 +102,7 @@ def search(
     from pathlib import Path
 
     from .rundir import check_out, default_out, write_run
-    from .search import run_search
+    from .search import make_allocator, run_search, run_trials_only
     from .search_config import SearchConfig
 
     base = SearchConfig.from_toml(config) if config else SearchConfig()
@@ -103,19 +111,30 @@ def search(
                      batch_size=batch_size, max_len=max_len, max_train_samples=max_train_samples,
                      eval_every=eval_every, max_rank=max_rank, alpha=alpha, scaling=scaling, baseline=baseline or None,
                      device=device, trust_remote_code=trust_remote_code)
-    if option or proxy or salience_mix:
-        overrides["allocator_options"] = {**base.allocator_options, **dict(_parse_option(o) for o in option or [])}
-        # shortcut flags for the most used allocator options
-        overrides["allocator_options"].update({k: v for k, v in (("proxy", proxy), ("salience_mix", salience_mix)) if v})
+    # shortcut flags for the most used allocator options
+    shortcuts = {k: v for k, v in (("proxy", proxy), ("salience_mix", salience_mix), ("n_trials", n_trials),
+                                   ("trial_steps", trial_steps), ("sampler", sampler), ("pruner", pruner),
+                                   ("storage", storage), ("study_name", study_name), ("workers", workers),
+                                   ("trials_only", trials_only or None)) if v is not None}
+    if option or shortcuts:
+        overrides["allocator_options"] = {**base.allocator_options, **shortcuts,
+                                          **dict(_parse_option(o) for o in option or [])}
     if max_steps is not None and epochs is None:
         overrides["epochs"] = None
         base.epochs = None
     cfg = base.merged(overrides).resolved()
     if cfg.max_steps is not None and cfg.max_steps <= 0:
         raise InputError(f"--max-steps must be a positive integer, got {cfg.max_steps}")
-    out_dir = Path(out) if out else default_out(cfg)
-    check_out(out_dir, overwrite)
-    result, final = run_search(cfg, progress=not quiet)
+    persistent = getattr(make_allocator(cfg), "persistent", False)
+    out_dir = Path(out) if out else default_out(cfg, persistent)
+    if cfg.allocator_options.get("trials_only"):
+        summary = run_trials_only(cfg, out_dir if persistent else None, progress=not quiet)
+        typer.echo(json.dumps(summary) if json_out else
+                   f"trials run here: {summary['trials_run_here']}; study {summary['study_name']!r} in "
+                   f"{summary['storage']}: {summary['counts']}")
+        return
+    check_out(out_dir, overwrite, resumable=persistent)
+    result, final = run_search(cfg, progress=not quiet, workdir=out_dir if persistent else None)
     result["run_name"] = out_dir.name
     write_run(out_dir, result, final.to_json(), cfg.to_toml(), overwrite)
     if json_out:
@@ -188,7 +207,11 @@ def main(argv=None):
     """Entry point: run the app, mapping InputError → exit 2 and other errors → exit 1."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:  # click returns 130 (Ctrl-C) rather than raising Abort
+            if code == 130:
+                typer.echo("interrupted; finished trials of a study are kept: re-run the command to resume", err=True)
+            sys.exit(code)
     except InputError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)

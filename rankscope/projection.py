@@ -69,7 +69,8 @@ def project_to_budget(space, scores: Mapping[str, float | Sequence[float]], budg
             vals = np.minimum.accumulate(np.atleast_1d(np.asarray(v, dtype=float))[: e.max_rank])
             c = e.cost(1, form)
             for k, val in enumerate(vals, start=1):
-                units.append((-val / c, second(eid), k, eid, c))
+                # 12 significant digits: values equal per parameter up to float error must tie
+                units.append((float(f"{-val / c:.12e}"), second(eid), k, eid, c))
         units.sort()
         for _, _, k, eid, c in units:
             if ranks[eid] == k - 1 and used + c <= limit:
@@ -97,3 +98,18 @@ def project_to_budget(space, scores: Mapping[str, float | Sequence[float]], budg
             ranks[eid] += add
             used += add * unit
     return Allocation(space, ranks, form)
+
+
+def proportional_rank_values(space, scores: Mapping[str, float], *, per_parameter: bool = False,
+                             form: str = "lora") -> dict[str, list[float]]:
+    """Scalar scores → per-rank values ``v_{e,k} = s_e / k`` (× ``cost₁(e)`` when
+    ``per_parameter``), the ``1/k`` decay that makes greedy projection give ranks roughly
+    proportional to the scores: ``rank_e ≈ s_e / τ`` for a common threshold τ. With
+    ``per_parameter`` the proportionality holds in rank whatever each edge's size costs."""
+    out = {}
+    for eid, s in scores.items():
+        e = space.edge(eid)
+        top = float(s) * (e.cost(1, form) if per_parameter else 1.0)
+        out[eid] = [top / k for k in range(1, e.max_rank + 1)]
+    return out
+

@@ -2,12 +2,15 @@
 
 A run is written into a hidden temporary directory beside ``--out`` and renamed into place at the
 end, so an interrupted or rejected run never leaves a half-written directory behind. Each file
-is itself written atomically.
+is itself written atomically. The exception is a run directory that holds an Optuna study
+(``study.json``, ``study.db``): it exists from the study's first trial so that a killed run can
+resume, and its result files are replaced one by one, each atomically, ``result.json`` last.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from datetime import datetime
@@ -17,24 +20,49 @@ from .errors import InputError
 from .io import atomic_write_text
 
 
-def default_out(cfg) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{stamp}-{cfg.task}-{cfg.space}-{cfg.allocator}-s{cfg.seed}"
+def default_out(cfg, persistent: bool = False) -> Path:
+    """``runs/<time>-<task>-<space>-<allocator>-s<seed>``; without the time for persistent
+    allocators (the Optuna study), so that re-running the same command finds and resumes it."""
+    name = f"{cfg.task}-{cfg.space}-{cfg.allocator}-s{cfg.seed}"
+    return Path("runs") / (name if persistent else f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{name}")
 
 
-def check_out(out: Path, overwrite: bool) -> None:
-    """Refuse an existing output directory unless ``overwrite`` (checked before any training)."""
-    if out.exists() and not overwrite:
-        raise InputError(f"output directory {out} already exists; pass --overwrite or choose another --out")
+def check_out(out: Path, overwrite: bool, resumable: bool = False) -> None:
+    """Refuse an existing output directory unless ``overwrite`` (checked before any training).
+
+    A directory holding a study (``study.json``) is resumed when ``resumable``; ``--overwrite``
+    then deletes it, study included, and starts afresh."""
+    from .study.storage import is_study_dir
+
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} exists and is not a directory")
+    if out.exists() and resumable and is_study_dir(out):
+        if overwrite:
+            shutil.rmtree(out)
+        return
+    if out.exists() and not overwrite:
+        raise InputError(f"output directory {out} already exists; pass --overwrite or choose another --out")
 
 
 def write_run(out: Path, result: dict, allocation_json: str, config_toml: str, overwrite: bool) -> Path:
     from .report import write_reports
 
+    from .study.storage import is_study_dir
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if is_study_dir(out):  # the study stays where it is; each result file is replaced atomically
+        tmp = Path(tempfile.mkdtemp(dir=out, prefix=".results.tmp-"))
+        try:
+            atomic_write_text(tmp / "result.json", json.dumps(result, indent=2, allow_nan=False) + "\n")
+            atomic_write_text(tmp / "allocation.json", allocation_json + "\n")
+            atomic_write_text(tmp / "config.toml", config_toml)
+            write_reports(tmp, result)
+            for f in sorted(tmp.iterdir(), key=lambda p: p.name == "result.json"):  # result.json last
+                os.replace(f, out / f.name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return out
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
         atomic_write_text(tmp / "result.json", json.dumps(result, indent=2, allow_nan=False) + "\n")

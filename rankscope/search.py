@@ -148,9 +148,10 @@ class Search:
         self.harness = Harness(self.task, self.train_cfg)
         self._cache: dict[tuple, Trained] = {}
 
-    def context(self) -> AllocationContext:
+    def context(self, workdir=None) -> AllocationContext:
         return AllocationContext(self.space, self.budget, self.model, self.tokenizer, self.harness,
-                                 self.cfg.seed, dict(self.cfg.allocator_options), self.attach_options)
+                                 self.cfg.seed, dict(self.cfg.allocator_options), self.attach_options,
+                                 workdir=workdir, config=self.cfg, progress=self.progress)
 
     @property
     def attach_options(self) -> dict:
@@ -179,11 +180,11 @@ class Search:
         return uniform_allocation(self.space, self.budget, form)
 
 
-def allocate_and_train(search: Search, allocator, name: str) -> tuple[Trained, float]:
+def allocate_and_train(search: Search, allocator, name: str, workdir=None) -> tuple[Trained, float]:
     """Propose (before-training allocators) or build the supernet and hook (in-training ones),
     train through the one harness, and check the budget before and after. Returns the trained
-    run and the seconds spent proposing (scoring, warm-up) before training started."""
-    ctx = search.context()
+    run and the seconds spent proposing (scoring, warm-up, an outer search) before training."""
+    ctx = search.context(workdir)
     t0 = time.perf_counter()
     proposed = allocator.propose(ctx)
     hook = allocator.step_hook(ctx)
@@ -202,12 +203,28 @@ def _metrics_block(primary, outcome):
     return {"primary": primary, "final": outcome.final, "best": outcome.best}
 
 
-def run_search(cfg: SearchConfig, progress: bool = True) -> tuple[dict, Allocation]:
-    """Run one search; return ``(result dict, final allocation)``."""
-    t_start = time.perf_counter()
-    search = Search(cfg, progress)
+def run_trials_only(cfg: SearchConfig, workdir=None, progress: bool = True) -> dict:
+    """``--trials-only``: run an outer search's trials (one worker of several), no final training.
+    Returns the study's trial counts."""
     allocator = make_allocator(cfg)
-    trained, allocate_s = allocate_and_train(search, allocator, cfg.allocator)
+    if not hasattr(allocator, "run_study"):
+        raise InputError(f"--trials-only applies to outer-search allocators (optuna), not {cfg.allocator!r}")
+    allocator.preflight()
+    search = Search(cfg, progress)
+    allocator.run_study(search.context(workdir))
+    rec = allocator.describe()
+    return {"trials_run_here": rec["trials_run_here"], "counts": rec["counts"], "storage": rec["storage"],
+            "study_name": rec["study_name"]}
+
+
+def run_search(cfg: SearchConfig, progress: bool = True, workdir=None) -> tuple[dict, Allocation]:
+    """Run one search; return ``(result dict, final allocation)``. ``workdir``: the run directory,
+    where persistent allocators (the Optuna study) keep state between runs."""
+    t_start = time.perf_counter()
+    allocator = make_allocator(cfg)
+    getattr(allocator, "preflight", lambda: None)()  # fail fast, before the model loads
+    search = Search(cfg, progress)
+    trained, allocate_s = allocate_and_train(search, allocator, cfg.allocator, workdir)
     final = trained.allocation
     primary = search.task.objective.primary
     result = {

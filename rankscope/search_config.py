@@ -95,4 +95,11 @@ class SearchConfig:
         return TrainConfig(**{k: v for k, v in asdict(self).items() if k in names and v is not None})
 
     def to_toml(self) -> str:
-        return tomli_w.dumps({k: v for k, v in asdict(self).items() if v is not None})
+        """The settings as TOML, with any URL password in an option (``storage``) redacted: a
+        written config never holds a credential (pass it again, or through ``$PGPASSWORD``)."""
+        from .redact import redact_url
+
+        data = {k: v for k, v in asdict(self).items() if v is not None}
+        data["allocator_options"] = {k: redact_url(v) if isinstance(v, str) else v
+                                     for k, v in data.get("allocator_options", {}).items()}
+        return tomli_w.dumps(data)

@@ -8,6 +8,11 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # one thread per xdist worker (and per process a test starts): two workers with two torch
+    # threads each on two cores spin against each other and run many times slower
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)
 
 SMALL = dict(num_hidden_layers=2, num_attention_heads=2, vocab_size=100)
 

@@ -139,7 +139,7 @@ def test_failed_run_renders_reason_without_history_or_baseline(failed):
     assert "> **Run failed:** loss became NaN at step 12" in md
     assert '<div class="failure"><strong>Run failed:</strong> loss became NaN at step 12' in page
     assert "FAILED: loss became NaN at step 12" in term
-    assert "Ranks by block × edge type" in md and "uniform baseline" not in md
+    assert "Ranks by block × edge type" in md and "uniform at the same budget" not in md
     assert "over training steps" not in page and "rank heatmap" in page
     assert page.count(plotly.offline.get_plotlyjs()) == 1
 

@@ -12,7 +12,8 @@
 
 ``ctx`` is an :class:`AllocationContext`: the space, the budget, the model with its tokenizer,
 the harness (to train or score through the one training loop), the seed, the options, and the
-``attach_options`` (α, scaling) to attach a scoring supernet exactly as the harness would.
+``attach_options`` (α, scaling) to attach a scoring supernet exactly as the harness would, and
+for allocators with ``persistent = True`` (the Optuna study) the run directory to keep state in.
 Allocators never own a training loop. Register an allocator with the ``rankscope.allocators``
 entry-point group (or ``ALLOCATORS.register``); ``rankscope.testing`` checks the contract.
 """
@@ -37,11 +38,15 @@ class AllocationContext:
     seed: int = 0
     options: dict = field(default_factory=dict)
     attach_options: dict = field(default_factory=dict)  # alpha / scaling, as the harness attaches
+    workdir: object = None  # the run directory, for state that must survive a restart (a study)
+    config: object = None  # the SearchConfig, for allocators that start worker processes
+    progress: bool = True
 
 
 class Allocator(ABC):
     name: str = ""
     form: str = "lora"  # adapter form the harness attaches
+    persistent: bool = False  # keeps state in the run directory, so re-running the command resumes
 
     @abstractmethod
     def propose(self, ctx: AllocationContext):

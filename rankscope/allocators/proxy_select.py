@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..allocation import Allocation
-from ..projection import project_to_budget
+from ..projection import project_to_budget, proportional_rank_values
 
 
 def default_rank_on(space, budget) -> int:
@@ -47,9 +47,10 @@ def select(space, budget, scores: dict, *, granularity: str, rank_on: int, mode:
     if granularity == "edge":
         values = {eid: edge_total(v, rank_on) for eid, v in scores.items()}
     else:
-        values = {eid: (list(v) if isinstance(v, (list, tuple))
-                        else [float(v) / k for k in range(1, space.edge(eid).max_rank + 1)])
-                  for eid, v in scores.items()}
+        scalar = {eid: v for eid, v in scores.items() if not isinstance(v, (list, tuple))}
+        values = {eid: list(v) for eid, v in scores.items() if isinstance(v, (list, tuple))}
+        values.update(proportional_rank_values(space, scalar, form=form))
+        values = {eid: values[eid] for eid in scores}  # keep the caller's order
     kw = dict(form=form, tiebreak=tiebreak, fill=fill, rank_on=rank_on if granularity == "edge" else None)
     kinds = sorted({space.edge(eid).kind for eid in values})
     if mode == "combined" or len(kinds) < 2:

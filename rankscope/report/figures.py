@@ -16,8 +16,8 @@ import html
 
 import plotly.graph_objects as go
 
-from .tables import (BASELINE, baseline, edges_of, fmt_int, primary_metric, rank_grid, run_name,
-                     text, used_params)
+from .tables import (BASELINE, allocator_record, baseline, edges_of, fmt_int, primary_metric, rank_grid, run_name,
+                     text, uniform_edges, used_params)
 
 HEIGHT = 420
 
@@ -73,7 +73,7 @@ def metric_curve(result: dict):
 
 def type_bars_vs_uniform(result: dict):
     """Total rank per edge type, this allocator beside uniform; ``None`` without a baseline."""
-    base_edges = edges_of(baseline(result))
+    base_edges = uniform_edges(result)
     if not base_edges:
         return None
     ours, theirs = rank_grid(edges_of(result)), rank_grid(base_edges)
@@ -81,11 +81,37 @@ def type_bars_vs_uniform(result: dict):
     fig = go.Figure([
         go.Bar(name=label(result.get("allocator")), x=[label(t) for t in types],
                y=[ours.type_totals().get(t, 0) for t in types]),
-        go.Bar(name=f"{BASELINE} baseline", x=[label(t) for t in types],
+        go.Bar(name=BASELINE, x=[label(t) for t in types],
                y=[theirs.type_totals().get(t, 0) for t in types])])
-    return _layout(fig, f"rank per edge type: {label(result.get('allocator'))} vs {BASELINE} baseline",
+    return _layout(fig, f"rank per edge type: {label(result.get('allocator'))} vs {BASELINE} at the same budget",
                    barmode="group", xaxis={"type": "category", "title": {"text": "edge type"}},
                    yaxis={"title": {"text": "total rank"}})
+
+
+def study_figures(result: dict) -> list:
+    """An outer search: every complete trial's dev metric with the best-so-far line, and the
+    Pareto front (dev metric against parameters) of a multi-objective study."""
+    rec = allocator_record(result)
+    trials = [t for t in rec.get("trials") or [] if t.get("state") == "complete" and t.get("value") is not None]
+    if not trials:
+        return []
+    name = label(primary_metric(result)[0] or "metric")
+    curve = rec.get("best_so_far") or []
+    fig = go.Figure([go.Scatter(x=[t["number"] for t in trials], y=[t["value"] for t in trials], mode="markers",
+                                name="trial"),
+                     go.Scatter(x=[p["number"] for p in curve], y=[p["best"] for p in curve], mode="lines",
+                                line={"shape": "hv"}, name="best so far")])
+    figs = [_layout(fig, f"dev {name} per trial (short schedule)", xaxis={"title": {"text": "trial"}},
+                    yaxis={"title": {"text": name}})]
+    if rec.get("pareto"):
+        front = sorted(rec["pareto"], key=lambda p: p["params_used"])
+        pareto = go.Figure([go.Scatter(x=[t["params_used"] for t in trials], y=[t["value"] for t in trials],
+                                       mode="markers", name="trial", marker={"color": "#9aa5b1"}),
+                            go.Scatter(x=[p["params_used"] for p in front], y=[p["value"] for p in front],
+                                       mode="lines+markers", name="Pareto front")])
+        figs.append(_layout(pareto, f"Pareto front: dev {name} against adapter parameters",
+                            xaxis={"title": {"text": "adapter parameters"}}, yaxis={"title": {"text": name}}))
+    return figs
 
 
 def run_figures(result: dict) -> list:
@@ -95,6 +121,7 @@ def run_figures(result: dict) -> list:
         name = f"{text(result.get('space'))} / {text(result.get('allocator'))}"
         figs.append(rank_heatmap(edges_of(result), name))
     figs.append(type_bars_vs_uniform(result))
+    figs += study_figures(result)
     return [f for f in figs if f is not None]
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..redact import redact_url
+
 MISSING = "—"
 ABSENT = "·"  # a block that has no edge of this type (rank 0 on a present edge prints "0")
 BASELINE = "uniform"
@@ -26,9 +28,6 @@ PLANTED_ORDER = ("gap_closed", "r2", "r2_uniform", "r2_oracle", "planted_recall"
                  "rank_spearman", "calibration_ratio")
 RANKS_TITLE = "Ranks by block × edge type"
 
-# scheme://user:PASSWORD@ — the password runs to the last "@" before the path, so even an
-# unencoded "@" inside it is hidden; "host:8080/path@x" (a port, no password) is left alone.
-_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^\s/]+@")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
 
@@ -44,15 +43,6 @@ class Table:
 
 
 # ------------------------------------------------------------------------------- cell formatting
-def redact_url(text: str) -> str:
-    """Replace the password of every ``scheme://user:pass@host`` URL in ``text`` with ``***``.
-
-    >>> redact_url("pulled from https://bob:s3cret@hub.example/x")
-    'pulled from https://bob:***@hub.example/x'
-    """
-    return _URL_PASSWORD.sub(r"\1:***@", text)
-
-
 def text(value) -> str:
     """Any value as a safe display string: ``None`` → ``—``, passwords redacted, one line."""
     if value is None:
@@ -260,7 +250,7 @@ def edges_table(result: dict) -> Table:
     rec = allocator_record(result)
     proxies = rec.get("scores") or {}
     on_counts = rec.get("on_counts") or {}
-    uniform = {e.get("id"): e.get("rank") for e in edges_of(baseline(result))}
+    uniform = {e.get("id"): e.get("rank") for e in uniform_edges(result)}
     head = ["id", "kind", "type", "layer", "rank", "params"]
     if uniform:
         head.append(f"{BASELINE} rank")
@@ -317,6 +307,32 @@ def pruning_table(result: dict) -> Table:
                                     "dependency edges", "salience (s)"], rows)
 
 
+def study_table(result: dict) -> Table:
+    """An outer search's trials: state, dev metric (a pruned trial's last reported one), the
+    parameters its allocation used, warm start, where it stopped, and why it failed."""
+    rec = allocator_record(result)
+    counts = rec.get("counts") or {}
+    title = (f"Optuna study {text(rec.get('study_name'))!r} ({text(rec.get('storage'))}): sampler "
+             f"{text(rec.get('sampler'))}, pruner {text(rec.get('pruner'))}, {fmt_int(rec.get('n_units'))} "
+             f"{text(rec.get('units'))} units, {fmt_int(rec.get('trial_steps'))} steps per trial; "
+             + ", ".join(f"{fmt_int(n)} {k}" for k, n in counts.items() if n)
+             + (f"; best trial {rec['best_trial']}, retrained with the full schedule" if "best_trial" in rec else ""))
+    rows = [[fmt_int(t.get("number")), text(t.get("state")), fmt_metric(t.get("value")), fmt_int(t.get("params_used")),
+             text(t.get("warm_start")), fmt_int(t.get("last_step")), text(t.get("reason")),
+             fmt_seconds(t.get("duration_s"))] for t in rec.get("trials") or []]
+    return Table("study", title, ["trial", "state", "dev metric", "params", "warm start", "last step",
+                                  "reason", "seconds"], rows)
+
+
+def uniform_edges(result: dict) -> list:
+    """The uniform allocation at the same budget, as edge records: the trained baseline's when
+    there is one, else the allocator's record of it (``uniform_ranks``; not trained)."""
+    if edges_of(baseline(result)):
+        return edges_of(baseline(result))
+    ranks = allocator_record(result).get("uniform_ranks") or {}
+    return [{**e, "rank": ranks.get(e.get("id"), 0)} for e in edges_of(result)] if ranks else []
+
+
 def timing_table(result: dict) -> Table:
     t = result.get("timing") or {}
     return Table("timing", "Timing", ["allocate (s)", "train (s)", "total (s)", "peak RSS (MB)"],
@@ -333,10 +349,11 @@ def report_tables(result: dict) -> list:
         tables.append(proxy_table(result))
     if allocator_record(result).get("prune_events"):
         tables.append(pruning_table(result))
+    if allocator_record(result).get("trials") is not None:
+        tables.append(study_table(result))
     tables.append(rank_table(edges_of(result)))
-    if edges_of(baseline(result)):
-        tables.append(rank_table(edges_of(baseline(result)), "ranks_uniform",
-                                 f"{RANKS_TITLE}: {BASELINE} baseline"))
+    if uniform_edges(result):
+        tables.append(rank_table(uniform_edges(result), "ranks_uniform", f"{RANKS_TITLE}: {BASELINE} at the same budget"))
     return tables + [edges_table(result), timing_table(result)]
 
 

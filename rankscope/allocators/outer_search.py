@@ -1,0 +1,173 @@
+"""``optuna``: the outer search. Each trial is a short training through the one harness.
+
+    open (or resume) the study: the run directory's SQLite file, or --storage
+    enqueue warm starts once: uniform, then proxy-static         (new studies only)
+    [--workers N] start N − 1 more processes on the same study
+    until the study holds n_trials trials:
+        trial → s_u ∈ [0, 1] per decision unit (an edge, or type × block bucket)
+              → project_to_budget: ranks ∝ s_u, within the budget (feasible by construction)
+              → train trial_steps steps; report the dev metric at each evaluation (pruning)
+    best trial (multi-objective: the Pareto point with the best metric)
+    → the harness retrains it with the full schedule
+
+Trial allocations are user attributes (``allocation``, ``params``), so optuna-dashboard shows
+them. A diverged trial fails with its reason and the study goes on. Options:
+:mod:`.optuna_options`; storage, units, workers: :mod:`rankscope.study`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import replace
+
+import optuna
+
+from ..allocation import Allocation
+from ..attach import attach
+from ..errors import InputError, TrainingError
+from ..harness.loop import DivergedError
+from ..study import (DecisionUnits, make_pruner, make_sampler, open_storage, open_study, run_trials, spawn_workers,
+                     study_record)
+from ..study.workers import REASON, check_surplus, wait_workers
+from .base import AllocationContext, Allocator
+from .optuna_options import OptunaOptions
+from .uniform import uniform_allocation
+
+log = logging.getLogger(__name__)
+BUDGET_PARAM = "budget_fraction"
+
+
+class OptunaAllocator(Allocator):
+    name = "optuna"
+    persistent = True
+
+    def __init__(self, **options):
+        self.opts = OptunaOptions.from_kwargs(**options)
+        self._record: dict = {}
+        self._study = None
+
+    # ------------------------------------------------------------------------------ the study
+    def preflight(self) -> None:
+        """Before any model loads: an explicit storage must open (a bad URL exits 2 at once)."""
+        if self.opts.storage:
+            open_storage(self.opts.storage, heartbeat_interval=self.opts.heartbeat_interval,
+                         grace_period=self.opts.grace_period, max_retry=self.opts.max_retry)
+
+    def trial_steps(self, ctx) -> int:
+        return self.opts.trial_steps or max(10, ctx.harness.total_steps() // 5)
+
+    def _fingerprint(self, ctx, units, steps, directions) -> dict:
+        cfg = ctx.config
+        fp = {"space": ctx.space.name, "space_fingerprint": ctx.space.fingerprint, "budget": ctx.budget.params,
+              "task": getattr(cfg, "task", None), "model": getattr(cfg, "model", None), "seed": ctx.seed,
+              "units": units.mode, "n_units": len(units.names), "trial_steps": steps, "directions": directions}
+        return json.loads(json.dumps(fp))  # as the storage returns it
+
+    def _warm_starts(self, ctx, units) -> list[tuple[str, dict]]:
+        starts = [("uniform", units.values_from(uniform_allocation(ctx.space, ctx.budget)))]
+        try:
+            from .proxy_static import ProxyStaticAllocator
+
+            available = len(ctx.harness.task.train) // ctx.harness.cfg.batch_size  # small tasks: fewer batches
+            alloc = ProxyStaticAllocator(proxy=self.opts.warm_proxy, n_batches=max(1, min(8, available))).propose(ctx)
+            starts.append((f"proxy-static ({self.opts.warm_proxy})", units.values_from(alloc)))
+        except InputError as exc:  # e.g. no proxies installed, or the budget below one edge
+            log.warning("no proxy-static warm start: %s", exc)
+        return starts
+
+    def run_study(self, ctx: AllocationContext) -> optuna.Study:
+        """Open or resume the study and run trials until it holds ``n_trials``; with
+        ``workers > 1`` the extra processes share the work. Returns the study."""
+        opts, objective = self.opts, ctx.harness.task.objective
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        units = DecisionUnits(ctx.space, opts.units, opts.buckets)
+        steps = self.trial_steps(ctx)
+        every = max(1, steps // 4)
+        multi = opts.multi_objective
+        directions = ["maximize" if objective.greater_is_better else "minimize"] + (["minimize"] if multi else [])
+        st = open_storage(opts.storage, ctx.workdir, heartbeat_interval=opts.heartbeat_interval,
+                          grace_period=opts.grace_period, max_retry=opts.max_retry)
+        seed = ctx.seed + 1000 * opts.worker_index
+        study = open_study(st, opts.study_name, directions, self._fingerprint(ctx, units, steps, directions),
+                           make_sampler(opts.sampler, seed, opts.n_trials), make_pruner(opts.pruner_name, every, steps),
+                           workdir=ctx.workdir)
+        if opts.warm_start and opts.worker_index == 0 and not study.trials:
+            for label, values in self._warm_starts(ctx, units):
+                params = {**values, **({BUDGET_PARAM: 1.0} if multi else {})}
+                study.enqueue_trial(params, user_attrs={"warm_start": label}, skip_if_exists=True)
+        primary = objective.primary
+
+        def trial_objective(trial: optuna.Trial):
+            values = {u: trial.suggest_float(u, 0.0, 1.0) for u in units.names}
+            share = trial.suggest_float(BUDGET_PARAM, opts.min_budget_fraction, 1.0) if multi else 1.0
+            alloc = units.allocation(values, int(ctx.budget.params * share))
+            trial.set_user_attr("worker", opts.worker_index)
+            trial.set_user_attr("params", alloc.params)
+            trial.set_user_attr("allocation", {eid: r for eid, r in alloc.ranks.items() if r})
+            check_surplus(study, trial, opts.n_trials)
+
+            def report(step, metrics):
+                if not multi:
+                    trial.report(metrics.get(primary, float("nan")), step)
+                    if trial.should_prune():
+                        raise optuna.TrialPruned(f"pruned at step {step}")
+
+            handle = attach(ctx.model, ctx.space, alloc, form="lora", seed=ctx.seed, **ctx.attach_options)
+            try:
+                out = ctx.harness.train(ctx.model, handle, total_steps=steps, eval_every=every, report=report,
+                                        progress=False, desc=f"trial {trial.number}")
+            except DivergedError as exc:
+                trial.set_user_attr(REASON, f"diverged: {exc}")
+                raise
+            finally:
+                handle.detach()
+            value = out.final[primary]
+            return (value, alloc.params) if multi else value
+
+        procs = []
+        if opts.workers > 1:
+            if ctx.workdir is None or ctx.config is None:
+                raise InputError("--workers needs a run directory (the CLI's --out) to start workers from")
+            # the children read the storage from the environment: the written config is redacted
+            child = replace(ctx.config, allocator_options={k: v for k, v in ctx.config.allocator_options.items()
+                                                           if k != "storage"})
+            procs = spawn_workers(child.to_toml(), ctx.workdir, opts.workers - 1, st.url)
+        t0 = time.perf_counter()
+        try:
+            ran = run_trials(study, trial_objective, opts.n_trials, heartbeat=st.heartbeat, catch=(DivergedError,),
+                             progress=ctx.progress)
+        except BaseException:
+            for p in procs:
+                p.terminate()
+            raise
+        finally:
+            codes = wait_workers(procs)
+        self._study = study
+        self._record = {"options": opts.to_dict(), "storage": st.label, "study_name": opts.study_name,
+                        "sampler": opts.sampler, "pruner": opts.pruner_name, "units": units.mode,
+                        "n_units": len(units.names), "trial_steps": steps, "directions": directions,
+                        "trials_run_here": ran, "worker_exit_codes": codes, "search_s": time.perf_counter() - t0,
+                        "uniform_ranks": uniform_allocation(ctx.space, ctx.budget).ranks,
+                        **study_record(study, multi)}
+        return study
+
+    # ------------------------------------------------------------------------------ contract
+    def propose(self, ctx: AllocationContext) -> Allocation:
+        study = self.run_study(ctx)
+        done = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+        if not done:
+            raise TrainingError(f"no trial of study {self.opts.study_name!r} completed "
+                                f"({len(study.trials)} trials: pruned or failed); see the trial table")
+        if self.opts.multi_objective:  # the Pareto point with the best metric (all are within budget)
+            sign = 1 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1
+            best = max(study.best_trials, key=lambda t: (sign * t.values[0], -t.values[1]))
+        else:
+            best = study.best_trial
+        self._record["best_trial"] = best.number
+        self._record["best_value"] = best.values[0]
+        return Allocation(ctx.space, best.user_attrs["allocation"], "lora")
+
+    def describe(self) -> dict:
+        return self._record
