@@ -19,9 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
-from rankscope.allocators import ALLOCATORS
+# benchmarks/proxies.py would shadow the top-level ``proxies`` package that warm starts import
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from rankscope.allocators import ALLOCATORS  # noqa: E402
 from rankscope.benchmarking import fmt, glue_rows, mean_std
 from rankscope.io import atomic_write_text
 from rankscope.search import Search

@@ -10,8 +10,11 @@ Public API::
     assert space.cost(alloc) == alloc.params <= budget.params
     handle = rs.attach(model, space, alloc, form="lora")    # or form="svd"
     handle.trainable_parameters(); handle.compact(); handle.detach()
+    handle.save("adapters/"); rs.load_adapters(fresh_model, "adapters/")   # safetensors, no pickle
+    handle.merge()                                          # module edges into W; shortcuts stay
 """
 
+from .adapter_io import load_adapters, save_adapters
 from .adapters import LoRAAdapter, LowRankAdapter, SVDAdapter
 from .allocation import Allocation
 from .attach import AdapterHandle, attach
@@ -41,7 +44,7 @@ __all__ = [
     "AdapterHandle", "Allocation", "AllocationError", "Block", "Budget", "BudgetError", "Edge",
     "Family", "InputError", "LoRAAdapter", "LowRankAdapter", "MODELS", "RankscopeError",
     "Registry", "SPACES", "SVDAdapter", "SearchSpace", "SiteMap", "SpaceBuilder", "SpaceError",
-    "TrainingError", "UnsupportedModelError", "attach", "build_space", "edge_cost", "load_model",
-    "parse_site", "project_to_budget", "rank_unit_cost", "register_family", "register_space",
+    "TrainingError", "UnsupportedModelError", "attach", "build_space", "edge_cost", "load_adapters", "load_model",
+    "parse_site", "project_to_budget", "rank_unit_cost", "register_family", "register_space", "save_adapters",
     "site", "site_map", "supported_model_types", "__version__",
 ]

@@ -218,6 +218,45 @@ class AdapterHandle:
         self._install()
         return kept
 
+    def save(self, directory):
+        """Save these adapters in the rankscope format (:mod:`rankscope.adapter_io`)."""
+        from .adapter_io import save_adapters
+
+        return save_adapters(self, directory)
+
+    def merge(self) -> dict:
+        """Merge every module LoRA edge into its base weight (W ← W + ΔW) and drop its adapter.
+
+        Shortcut edges cannot merge: they read one point of the network and write into another,
+        so no single weight holds them. They stay as light modules, costing per token
+        2·r·(d_in + d_out) multiply-adds' FLOPs each. Merged weights stay merged after
+        :meth:`detach` (merge is for serving). Returns ``{"merged": [...], "kept": [...],
+        "extra_flops_per_token": n}``."""
+        modules = dict(self.model.named_modules())
+        merged = []
+        with torch.no_grad():
+            for e in self.space.edges:
+                if e.id not in self.adapters or e.kind != "lora":
+                    continue
+                path = parse_site(e.src)[0]
+                if parse_site(e.dst)[0] != path:
+                    continue
+                module = modules[path]
+                weight = module.weight
+                delta = self.adapters[e.id].delta_weight().to(weight.dtype)
+                if hasattr(module, "nf") and weight.shape == delta.T.shape:  # GPT-2's Conv1D: (d_in, d_out)
+                    weight += delta.T
+                elif isinstance(module, nn.Linear) and weight.shape == delta.shape:
+                    weight += delta
+                else:
+                    raise InputError(f"edge {e.id!r}: ΔW {tuple(delta.shape)} does not fit {path}.weight "
+                                     f"{tuple(weight.shape)}")
+                del self.adapters[e.id]
+                merged.append(e.id)
+        self._install()
+        flops = sum(2 * a.active_rank * (a.d_in + a.d_out) for a in self.adapters.values())
+        return {"merged": merged, "kept": list(self.adapters), "extra_flops_per_token": flops}
+
     def detach(self) -> None:
         """Remove hooks and adapters and restore the base model's ``requires_grad`` flags."""
         if not self._attached:

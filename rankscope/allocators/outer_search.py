@@ -158,8 +158,10 @@ class OptunaAllocator(Allocator):
         study = self.run_study(ctx)
         done = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
         if not done:
-            raise TrainingError(f"no trial of study {self.opts.study_name!r} completed "
-                                f"({len(study.trials)} trials: pruned or failed); see the trial table")
+            reasons = [t["reason"] for t in self._record["trials"] if t.get("reason")]
+            raise TrainingError(f"no trial of study {self.opts.study_name!r} completed: "
+                                + ", ".join(f"{n} {k}" for k, n in self._record["counts"].items() if n)
+                                + (f"; first failure: {reasons[0]}" if reasons else ""))
         if self.opts.multi_objective:  # the Pareto point with the best metric (all are within budget)
             sign = 1 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1
             best = max(study.best_trials, key=lambda t: (sign * t.values[0], -t.values[1]))
