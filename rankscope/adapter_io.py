@@ -4,7 +4,8 @@ on a freshly loaded base model. No pickle anywhere.
 A saved directory holds::
 
     adapter.safetensors   one tensor per adapter parameter and buffer: "<edge id>/<name>"
-                          (LoRA: A, B, mask, scale; SVD: Q, lam, P, mask, scale), active ranks only
+                          (LoRA: A, B, mask, scale; SVD: Q, lam, P, mask, scale), active ranks
+                          only, and the task head trained beside them: "head/classifier.weight"
     allocation.json       the allocation (ranks of the saved edges), as Allocation.to_json
     space.json            the search space (SearchSpace.to_dict: every edge, its sites and widths)
     adapter_config.json   format version, adapter form, and the base model it was trained on:
@@ -60,6 +61,17 @@ def base_model_record(model, space) -> dict:
             "name_or_path": getattr(cfg, "_name_or_path", None), "checksum": digest.hexdigest()[:16]}
 
 
+HEAD = "head"
+HEAD_MODULES = ("classifier", "score")  # the task head trained beside the adapters (PEFT's modules_to_save)
+
+
+def head_state(model) -> dict:
+    """The task head's parameters (``classifier.*`` / ``score.*``): trained with the adapters, so
+    saved with them; a freshly loaded base model has a random head."""
+    return {f"{n}.{pn}": p for n, child in model.named_children() if n in HEAD_MODULES
+            for pn, p in child.named_parameters()}
+
+
 def save_adapters(handle, directory) -> Path:
     """Write ``handle``'s adapters (active ranks only) into ``directory``; returns it."""
     from safetensors.torch import save
@@ -76,6 +88,8 @@ def save_adapters(handle, directory) -> Path:
             tensors[f"{eid}/{name}"] = getattr(a, name).detach().index_select(dim, idx).contiguous().cpu()
         tensors[f"{eid}/mask"] = torch.ones(int(idx.numel()), dtype=a.mask.dtype)
         tensors[f"{eid}/scale"] = a.scale.detach().clone().cpu()
+    for name, param in head_state(handle.model).items():
+        tensors[f"{HEAD}/{name}"] = param.detach().contiguous().cpu()
     alloc = Allocation(handle.space, ranks, handle.form)
     config = {"format": FORMAT, "version": VERSION, "form": handle.form,
               "base_model": base_model_record(handle.model, handle.space)}
@@ -130,6 +144,7 @@ def load_adapters(model, directory, *, dropout: float = 0.0):
     handle = attach(model, space, allocation, form=config["form"], dropout=dropout)
     expected = {f"{eid}/{n}": t for eid, a in handle.adapters.items()
                 for n, t in [*((n, getattr(a, n)) for n in a.RANK_DIMS), ("mask", a.mask), ("scale", a.scale)]}
+    expected.update({f"{HEAD}/{n}": p for n, p in head_state(model).items() if f"{HEAD}/{n}" in tensors})
     problems = sorted(set(expected) ^ set(tensors))
     problems += [f"{k}: shape {tuple(tensors[k].shape)} dtype {tensors[k].dtype}, expected "
                  f"{tuple(v.shape)} {v.dtype}" for k, v in expected.items()
