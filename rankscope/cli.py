@@ -99,6 +99,8 @@ def search(
     """Allocate a LoRA budget over a search space, train it, and write a run directory
     (result.json, allocation.json, report.md, report.html, config.toml)."""
     import json
+    import shutil
+    import tempfile
     from pathlib import Path
 
     from .rundir import check_out, default_out, write_run
@@ -134,9 +136,16 @@ def search(
                    f"{summary['storage']}: {summary['counts']}")
         return
     check_out(out_dir, overwrite, resumable=persistent)
-    result, final = run_search(cfg, progress=not quiet, workdir=out_dir if persistent else None)
-    result["run_name"] = out_dir.name
-    write_run(out_dir, result, final.to_json(), cfg.to_toml(), overwrite)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.adapter-"))
+    try:
+        result, final = run_search(cfg, progress=not quiet, workdir=out_dir if persistent else None,
+                                   save_adapters_to=staging)
+        result["run_name"] = out_dir.name
+        write_run(out_dir, result, final.to_json(), cfg.to_toml(), overwrite,
+                  adapter_dir=staging if (staging / "adapter.safetensors").exists() else None)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     if json_out:
         typer.echo(json.dumps(result, indent=2))
     else:

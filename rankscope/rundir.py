@@ -1,4 +1,5 @@
-"""The run directory: result.json, allocation.json, report.md, report.html, config.toml.
+"""The run directory: result.json, allocation.json, report.md, report.html, config.toml, and
+``adapter/`` (the trained adapters and task head, :mod:`rankscope.adapter_io`).
 
 A run is written into a hidden temporary directory beside ``--out`` and renamed into place at the
 end, so an interrupted or rejected run never leaves a half-written directory behind. Each file
@@ -44,7 +45,9 @@ def check_out(out: Path, overwrite: bool, resumable: bool = False) -> None:
         raise InputError(f"output directory {out} already exists; pass --overwrite or choose another --out")
 
 
-def write_run(out: Path, result: dict, allocation_json: str, config_toml: str, overwrite: bool) -> Path:
+def write_run(out: Path, result: dict, allocation_json: str, config_toml: str, overwrite: bool,
+              adapter_dir=None) -> Path:
+    """Write the run's files (and move ``adapter_dir``, the trained adapters, to ``out/adapter``)."""
     from .report import write_reports
 
     from .study.storage import is_study_dir
@@ -58,6 +61,9 @@ def write_run(out: Path, result: dict, allocation_json: str, config_toml: str, o
             atomic_write_text(tmp / "allocation.json", allocation_json + "\n")
             atomic_write_text(tmp / "config.toml", config_toml)
             write_reports(tmp, result)
+            if adapter_dir is not None:
+                shutil.move(str(adapter_dir), tmp / "adapter")
+                shutil.rmtree(out / "adapter", ignore_errors=True)
             for f in sorted(tmp.iterdir(), key=lambda p: p.name == "result.json"):  # result.json last
                 os.replace(f, out / f.name)
         finally:
@@ -69,6 +75,8 @@ def write_run(out: Path, result: dict, allocation_json: str, config_toml: str, o
         atomic_write_text(tmp / "allocation.json", allocation_json + "\n")
         atomic_write_text(tmp / "config.toml", config_toml)
         write_reports(tmp, result)
+        if adapter_dir is not None:
+            shutil.move(str(adapter_dir), tmp / "adapter")
         if out.exists():
             check_out(out, overwrite)
             shutil.rmtree(out)

@@ -157,16 +157,19 @@ class Search:
     def attach_options(self) -> dict:
         return {"alpha": self.cfg.alpha, "scaling": self.cfg.scaling or "lora"}
 
-    def train(self, alloc: Allocation, form: str, hook=None, desc="train", **train_kw) -> Trained:
+    def train(self, alloc: Allocation, form: str, hook=None, desc="train", save_to=None, **train_kw) -> Trained:
         """Attach ``alloc`` in ``form``, train, read the final allocation from the masks, detach.
-        Identical before-training allocations are trained once (runs are deterministic)."""
-        key = (alloc.to_json(), form, tuple(sorted(train_kw.items()))) if hook is None else None
+        Identical before-training allocations are trained once (runs are deterministic).
+        ``save_to``: also save the trained adapters and head there (:mod:`rankscope.adapter_io`)."""
+        key = (alloc.to_json(), form, tuple(sorted(train_kw.items()))) if hook is None and save_to is None else None
         if key is not None and key in self._cache:
             return self._cache[key]
         handle = attach(self.model, self.space, alloc, form=form, seed=self.cfg.seed, **self.attach_options)
         try:
             outcome = self.harness.train(self.model, handle, hook, progress=self.progress, desc=desc, **train_kw)
             trained = Trained(handle.allocation, outcome)
+            if save_to is not None:
+                handle.save(save_to)
         except DivergedError as exc:
             trained = Trained(handle.allocation, None, failure=str(exc))
             trained.history = exc.history
@@ -180,7 +183,7 @@ class Search:
         return uniform_allocation(self.space, self.budget, form)
 
 
-def allocate_and_train(search: Search, allocator, name: str, workdir=None) -> tuple[Trained, float]:
+def allocate_and_train(search: Search, allocator, name: str, workdir=None, save_to=None) -> tuple[Trained, float]:
     """Propose (before-training allocators) or build the supernet and hook (in-training ones),
     train through the one harness, and check the budget before and after. Returns the trained
     run and the seconds spent proposing (scoring, warm-up, an outer search) before training."""
@@ -192,7 +195,7 @@ def allocate_and_train(search: Search, allocator, name: str, workdir=None) -> tu
     if hook is None and proposed.params > search.budget.params:
         raise TrainingError(f"allocator {name!r} proposed {proposed.params:,} parameters "
                             f"over the budget of {search.budget.params:,}")
-    trained = search.train(proposed, allocator.form, hook, desc=name)
+    trained = search.train(proposed, allocator.form, hook, desc=name, save_to=save_to)
     if trained.failure is None and trained.allocation.params > search.budget.params:
         raise TrainingError(f"allocator {name!r} ended with {trained.allocation.params:,} parameters over "
                             f"the budget of {search.budget.params:,}")
@@ -217,14 +220,15 @@ def run_trials_only(cfg: SearchConfig, workdir=None, progress: bool = True) -> d
             "study_name": rec["study_name"]}
 
 
-def run_search(cfg: SearchConfig, progress: bool = True, workdir=None) -> tuple[dict, Allocation]:
+def run_search(cfg: SearchConfig, progress: bool = True, workdir=None, save_adapters_to=None) -> tuple[dict, Allocation]:
     """Run one search; return ``(result dict, final allocation)``. ``workdir``: the run directory,
-    where persistent allocators (the Optuna study) keep state between runs."""
+    where persistent allocators (the Optuna study) keep state between runs. ``save_adapters_to``:
+    where the final training saves its adapters (the run directory's ``adapter/``)."""
     t_start = time.perf_counter()
     allocator = make_allocator(cfg)
     getattr(allocator, "preflight", lambda: None)()  # fail fast, before the model loads
     search = Search(cfg, progress)
-    trained, allocate_s = allocate_and_train(search, allocator, cfg.allocator, workdir)
+    trained, allocate_s = allocate_and_train(search, allocator, cfg.allocator, workdir, save_adapters_to)
     final = trained.allocation
     primary = search.task.objective.primary
     result = {

@@ -34,7 +34,8 @@ def run_dir(tiny_planted_config, tmp_path_factory):
 
 def test_run_directory_is_complete(run_dir):
     assert sorted(f.name for f in run_dir.iterdir()) == [
-        "allocation.json", "config.toml", "report.html", "report.md", "result.json"]
+        "adapter", "allocation.json", "config.toml", "report.html", "report.md", "result.json"]
+    assert not [f for f in run_dir.parent.iterdir() if f.name.startswith(".")]  # no staging left behind
     result = json.loads((run_dir / "result.json").read_text())
     for key in ("schema", "rankscope_version", "space", "allocator", "model", "task", "seed", "budget",
                 "allocation", "metrics", "baseline", "timing", "history"):
@@ -45,6 +46,14 @@ def test_run_directory_is_complete(run_dir):
         assert key in planted
     assert "uniform" in result["baseline"]
     assert "rank heatmap" in (run_dir / "report.html").read_text()
+    # the trained adapters load back onto a fresh base model and match the allocation
+    import rankscope as rs
+    from rankscope.harness.loop import seed_everything
+
+    seed_everything(0)  # tiny-bert is random: the search seeds before loading it
+    model, _ = rs.load_model("tiny-bert")
+    handle = rs.load_adapters(model, run_dir / "adapter")
+    assert handle.allocation.ranks == json.loads((run_dir / "allocation.json").read_text())["ranks"]
 
 
 def test_config_toml_repeats_the_run(run_dir, tmp_path):
