@@ -22,6 +22,7 @@ from .budget import Budget
 from .builder import SpaceBuilder
 from .cost import edge_cost, rank_unit_cost
 from .edge import Edge, parse_site, site
+from .export import export_peft
 from .errors import (AllocationError, BudgetError, InputError, RankscopeError, SpaceError,
                      TrainingError, UnsupportedModelError)
 from .models import MODELS, load_model
@@ -44,7 +45,7 @@ __all__ = [
     "AdapterHandle", "Allocation", "AllocationError", "Block", "Budget", "BudgetError", "Edge",
     "Family", "InputError", "LoRAAdapter", "LowRankAdapter", "MODELS", "RankscopeError",
     "Registry", "SPACES", "SVDAdapter", "SearchSpace", "SiteMap", "SpaceBuilder", "SpaceError",
-    "TrainingError", "UnsupportedModelError", "attach", "build_space", "edge_cost", "load_adapters", "load_model",
+    "TrainingError", "UnsupportedModelError", "attach", "build_space", "edge_cost", "export_peft", "load_adapters", "load_model",
     "parse_site", "project_to_budget", "rank_unit_cost", "register_family", "register_space", "save_adapters",
     "site", "site_map", "supported_model_types", "__version__",
 ]

@@ -192,6 +192,50 @@ def report(
         typer.echo(md)
 
 
+@app.command("export")
+def export(
+    run_dir: str = typer.Argument(..., help="A run directory written by `rankscope search` (it holds adapter/)."),
+    peft: str = typer.Option(..., "--peft", help="Write a PEFT LoRA adapter (adapter_config.json + weights) here."),
+    drop_shortcuts: bool = typer.Option(False, help="Export only the module edges of an allocation with shortcut edges (PEFT cannot hold shortcuts; outputs will differ)."),
+    overwrite: bool = typer.Option(False, help="Replace --peft if it exists."),
+):
+    """Export a run's trained LoRA allocation to plain PEFT (LoraConfig with rank_pattern and
+    alpha_pattern), then load it back with PEFT and check every module's r and scaling."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from .adapter_io import load_adapters
+    from .export import export_peft
+    from .harness.loop import seed_everything
+    from .models import load_model
+    from .rundir import load_result
+
+    result, out = load_result(run_dir), Path(peft)
+    if not (Path(run_dir) / "adapter" / "adapter.safetensors").is_file():
+        raise InputError(f"{run_dir} has no trained adapters (adapter/): it failed, or an older rankscope wrote it")
+    if out.exists() and not overwrite:
+        raise InputError(f"--peft {out} already exists; pass --overwrite or choose another directory")
+
+    def base():  # the search seeds before loading (random tiny models depend on it)
+        seed_everything(result.get("seed", 0))
+        return load_model(result["model"], result.get("num_labels"))[0]
+    model = base()
+    handle = load_adapters(model, Path(run_dir) / "adapter")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        summary, _ = export_peft(model, handle, tmp, drop_shortcuts=drop_shortcuts, fresh_model=base())
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    typer.echo(f"wrote {out}: {summary['modules']} modules, {summary['params']:,} adapter parameters, "
+               f"round trip {summary['round_trip']}"
+               + (f"; dropped shortcut edges: {', '.join(summary['dropped_shortcuts'])}" if summary["dropped_shortcuts"] else ""))
+
+
 @app.command("show-space")
 def show_space(
     name: str = typer.Argument(..., help="A registered search space (see `rankscope ls spaces`)."),

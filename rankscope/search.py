@@ -238,6 +238,7 @@ def run_search(cfg: SearchConfig, progress: bool = True, workdir=None, save_adap
         "failure": None if trained.failure is None else {"reason": trained.failure},
         "budget": search.budget.to_dict(),
         "allocation": allocation_record(final),
+        "num_labels": None if search.planted else getattr(search.model.config, "num_labels", None),
         "head_params": search.task.head_params or sum(
             p.numel() for n, c in search.model.named_children() if n in ("classifier", "score") for p in c.parameters()),
         "metrics": {"primary": primary, "final": {}, "best": {}},

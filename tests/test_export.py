@@ -1,0 +1,107 @@
+"""Export to PEFT: the exported adapter, loaded by PEFT on a fresh base model, gives rankscope's
+logits (LoRA and SVD forms, mixed ranks, masked and compacted adapters); shortcut allocations are
+refused without the flag that drops them."""
+
+import pytest
+import torch
+
+import rankscope as rs
+from conftest import batch, make_tiny
+from rankscope.errors import InputError
+from rankscope.export import export_peft
+
+peft = pytest.importorskip("peft")
+
+
+def _attached(family, form, space_name="lora", seed=0):
+    model = make_tiny(family, seed=seed)
+    space = rs.build_space(space_name, model, max_rank=8)
+    ranks = {e.id: [1, 2, 3, 5, 0, 8][i % 6] for i, e in enumerate(space.edges)}
+    handle = rs.attach(model, space, rs.Allocation(space, ranks), form=form, seed=1)
+    g = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for p in handle.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.2)
+        for n, p in model.named_parameters():
+            if n.startswith(("classifier", "score")):
+                p.copy_(torch.randn(p.shape, generator=g))  # a trained head travels too
+    return model, handle
+
+
+def _logits(model, b):
+    with torch.no_grad():
+        return model(**b).logits
+
+
+@pytest.mark.parametrize("family, form", [("bert", "lora"), ("llama", "lora"), ("gpt2", "lora"), ("bert", "svd")])
+def test_peft_loads_the_export_with_identical_logits(tmp_path, family, form):
+    model, handle = _attached(family, form)
+    if form == "svd":  # masked ranks must not travel
+        eid = next(i for i, a in handle.adapters.items() if a.rank >= 3)
+        handle.set_mask(eid, [1, 0] + [1] * (handle.adapters[eid].rank - 2))
+    b = batch(4)
+    ours = _logits(model, b)
+    summary, _ = export_peft(model, handle, tmp_path / "peft", fresh_model=make_tiny(family, seed=0))
+    assert summary["round_trip"] == "ok" and summary["dropped_shortcuts"] == []
+    loaded = peft.PeftModel.from_pretrained(make_tiny(family, seed=0), str(tmp_path / "peft")).eval()
+    assert torch.allclose(_logits(loaded, b), ours, atol=1e-5)
+    cfg = loaded.peft_config["default"]
+    assert all(r > 0 for r in cfg.rank_pattern.values())  # rank-0 modules are not targets
+
+
+def test_compacted_adapters_keep_their_scale(tmp_path):
+    model, handle = _attached("bert", "lora")
+    eid = next(i for i, a in handle.adapters.items() if a.rank >= 3)
+    handle.set_mask(eid, [0] + [1] * (handle.adapters[eid].rank - 1))
+    handle.compact()  # the scale stays α/r₀ while r shrinks: α_e must absorb it
+    b = batch(4)
+    ours = _logits(model, b)
+    export_peft(model, handle, tmp_path / "peft", fresh_model=make_tiny("bert"))
+    loaded = peft.PeftModel.from_pretrained(make_tiny("bert"), str(tmp_path / "peft")).eval()
+    assert torch.allclose(_logits(loaded, b), ours, atol=1e-5)
+
+
+def test_shortcuts_are_refused_unless_dropped(tmp_path):
+    model, handle = _attached("bert", "lora", space_name="shortcuts")
+    with pytest.raises(InputError, match="plain PEFT cannot hold them.*--drop-shortcuts"):
+        export_peft(model, handle, tmp_path / "peft")
+    assert not (tmp_path / "peft").exists()
+    summary, _ = export_peft(model, handle, tmp_path / "peft", drop_shortcuts=True, fresh_model=make_tiny("bert"))
+    assert summary["dropped_shortcuts"] and all(not e.startswith("query") for e in summary["dropped_shortcuts"])
+
+
+TINY_RUN = ["--model", "tiny-bert", "--max-steps", "6", "--quiet", "--allocator", "uniform"]
+
+
+def test_cli_exports_a_trained_run_that_peft_loads(tmp_path, capsys):
+    from conftest import run_cli
+    from rankscope.harness.loop import seed_everything
+
+    run = tmp_path / "run"
+    assert run_cli(capsys, "search", *TINY_RUN, "--space", "lora", "--out", run)[0] == 0
+    code, err = run_cli(capsys, "export", run, "--peft", tmp_path / "peft")
+    assert code == 0, err
+
+    def base():
+        seed_everything(0)
+        return rs.load_model("tiny-bert")[0].eval()
+    ours = base()
+    rs.load_adapters(ours, run / "adapter")
+    theirs = peft.PeftModel.from_pretrained(base(), str(tmp_path / "peft")).eval()
+    b = batch(4)
+    with torch.no_grad():
+        assert torch.allclose(ours(**b).last_hidden_state, theirs(**b).last_hidden_state, atol=1e-5)
+    code, err = run_cli(capsys, "export", run, "--peft", tmp_path / "peft")
+    assert code == 2 and "already exists" in err
+
+
+def test_cli_refuses_shortcuts_without_the_flag(tmp_path, capsys):
+    from conftest import run_cli
+
+    run = tmp_path / "run"
+    assert run_cli(capsys, "search", *TINY_RUN, "--space", "shortcuts", "--out", run)[0] == 0
+    code, err = run_cli(capsys, "export", run, "--peft", tmp_path / "peft")
+    assert code == 2 and "plain PEFT cannot hold them" in err and not (tmp_path / "peft").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    code, err = run_cli(capsys, "export", run, "--peft", tmp_path / "peft", "--drop-shortcuts")
+    assert code == 0, err
