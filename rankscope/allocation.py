@@ -108,6 +108,14 @@ class Allocation:
         return cls(space, data["ranks"], data.get("form", "lora"))
 
     @classmethod
+    def from_peft(cls, source, space) -> "Allocation":
+        """A PEFT ``LoraConfig``/``AdaLoraConfig`` (AdaLoRA's boolean ``rank_pattern`` included)
+        or adapter directory, as an allocation over ``space``: :mod:`rankscope.peft_import`."""
+        from .peft_import import allocation_from_peft
+
+        return allocation_from_peft(source, space)
+
+    @classmethod
     def from_json(cls, source, space) -> "Allocation":
         """Load from a JSON string or a path to a JSON file."""
         text = str(source)

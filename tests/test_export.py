@@ -105,3 +105,20 @@ def test_cli_refuses_shortcuts_without_the_flag(tmp_path, capsys):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     code, err = run_cli(capsys, "export", run, "--peft", tmp_path / "peft", "--drop-shortcuts")
     assert code == 0, err
+
+
+def test_import_round_trips_the_export_and_reads_adalora_masks(tmp_path):
+    model, handle = _attached("bert", "lora")
+    space, alloc = handle.space, handle.allocation
+    export_peft(model, handle, tmp_path / "peft")
+    assert rs.Allocation.from_peft(tmp_path / "peft", space) == alloc  # rank-0 modules stay 0
+    names = [rs.parse_site(e.src)[0] for e in space.edges]
+    cfg = peft.AdaLoraConfig(init_r=4, target_modules=names[:2], total_step=10,
+                             rank_pattern={names[0]: [True, False, True, False], names[1]: [False] * 4})
+    got = rs.Allocation.from_peft(cfg, space)
+    assert got.ranks[space.edges[0].id] == 2 and got.ranks[space.edges[1].id] == 0
+    assert sum(got.ranks.values()) == 2
+    with pytest.raises(InputError, match="matches no module edge"):
+        rs.Allocation.from_peft(peft.LoraConfig(r=2, target_modules=["nowhere"]), space)
+    with pytest.raises(InputError, match="larger max_rank"):
+        rs.Allocation.from_peft(peft.LoraConfig(r=64, target_modules=names[:1]), space)
