@@ -99,8 +99,9 @@ def search(
     """Allocate a LoRA budget over a search space, train it, and write a run directory
     (result.json, allocation.json, report.md, report.html, config.toml)."""
     import json
+    import os
     import shutil
-    import tempfile
+    import time
     from pathlib import Path
 
     from .rundir import check_out, default_out, write_run
@@ -137,7 +138,8 @@ def search(
         return
     check_out(out_dir, overwrite, resumable=persistent)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.adapter-"))
+    # created only when the trained adapters are saved, at the very end (a killed run leaves nothing)
+    staging = out_dir.parent / f".{out_dir.name}.adapter-{os.getpid()}-{int(time.time())}"
     try:
         result, final = run_search(cfg, progress=not quiet, workdir=out_dir if persistent else None,
                                    save_adapters_to=staging)
