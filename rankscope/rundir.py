@@ -45,11 +45,21 @@ def check_out(out: Path, overwrite: bool, resumable: bool = False) -> None:
         raise InputError(f"output directory {out} already exists; pass --overwrite or choose another --out")
 
 
+def _fill(tmp: Path, result: dict, allocation_json: str, config_toml: str, adapter_dir) -> None:
+    """Write every file of a run into ``tmp`` (and move the trained adapters to ``tmp/adapter``)."""
+    from .report import write_reports
+
+    atomic_write_text(tmp / "result.json", json.dumps(result, indent=2, allow_nan=False) + "\n")
+    atomic_write_text(tmp / "allocation.json", allocation_json + "\n")
+    atomic_write_text(tmp / "config.toml", config_toml)
+    write_reports(tmp, result)
+    if adapter_dir is not None:
+        shutil.move(str(adapter_dir), tmp / "adapter")
+
+
 def write_run(out: Path, result: dict, allocation_json: str, config_toml: str, overwrite: bool,
               adapter_dir=None) -> Path:
     """Write the run's files (and move ``adapter_dir``, the trained adapters, to ``out/adapter``)."""
-    from .report import write_reports
-
     from .study.storage import is_study_dir
 
     out = Path(out)
@@ -57,12 +67,8 @@ def write_run(out: Path, result: dict, allocation_json: str, config_toml: str, o
     if is_study_dir(out):  # the study stays where it is; each result file is replaced atomically
         tmp = Path(tempfile.mkdtemp(dir=out, prefix=".results.tmp-"))
         try:
-            atomic_write_text(tmp / "result.json", json.dumps(result, indent=2, allow_nan=False) + "\n")
-            atomic_write_text(tmp / "allocation.json", allocation_json + "\n")
-            atomic_write_text(tmp / "config.toml", config_toml)
-            write_reports(tmp, result)
+            _fill(tmp, result, allocation_json, config_toml, adapter_dir)
             if adapter_dir is not None:
-                shutil.move(str(adapter_dir), tmp / "adapter")
                 shutil.rmtree(out / "adapter", ignore_errors=True)
             for f in sorted(tmp.iterdir(), key=lambda p: p.name == "result.json"):  # result.json last
                 os.replace(f, out / f.name)
@@ -71,12 +77,7 @@ def write_run(out: Path, result: dict, allocation_json: str, config_toml: str, o
         return out
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
-        atomic_write_text(tmp / "result.json", json.dumps(result, indent=2, allow_nan=False) + "\n")
-        atomic_write_text(tmp / "allocation.json", allocation_json + "\n")
-        atomic_write_text(tmp / "config.toml", config_toml)
-        write_reports(tmp, result)
-        if adapter_dir is not None:
-            shutil.move(str(adapter_dir), tmp / "adapter")
+        _fill(tmp, result, allocation_json, config_toml, adapter_dir)
         if out.exists():
             check_out(out, overwrite)
             shutil.rmtree(out)
