@@ -1,0 +1,133 @@
+"""Run rankscope's in-training allocators inside your own ``transformers.Trainer`` script.
+
+    cb = RankscopeCallback("salient", "shortcuts", "r2")
+    model = cb.prepare(model, total_steps=trainer_max_steps)   # before Trainer(...): attaches the supernet
+    trainer = Trainer(model=model, args=args, ..., callbacks=[cb])
+    trainer.train()                                            # pruning happens inside
+    cb.allocation                                              # the final ranks; cb.handle.save(DIR)
+
+When each part fires, mapped onto the harness's hook protocol (:mod:`rankscope.harness.hooks`):
+
+==========================  =======================================================================
+Trainer event               what the callback does
+==========================  =======================================================================
+``prepare`` (yours)         builds the space, parses the budget, asks the allocator for its
+                            supernet and attaches it (so the Trainer's optimizer includes it); SVD
+                            forms get the orthogonality term added to the model's ``loss`` output
+``on_train_begin``          checks the Trainer runs exactly ``total_steps`` optimizer steps, builds
+                            the allocator's step hook
+``on_optimizer_step``       once per OPTIMIZER step (never per micro-batch): after
+                            ``optimizer.step()``, before ``zero_grad``, so gradients are still there
+``on_train_end``            fails loudly (:class:`~rankscope.errors.TrainingError`) if training ended
+                            before the allocation finished, instead of PEFT AdaLoRA's silent no-op
+==========================  =======================================================================
+
+Differences from ``rankscope search``: the Trainer owns the optimizer, so adapters are not
+compacted during training (``compact`` is turned off; ``handle.save`` slices masked ranks away
+at the end), and the learning-rate scheduler steps after the hook rather than before it.
+``proxy-dynamic`` needs rankscope's scoring data and objective, so it runs through ``rankscope
+search`` only.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from transformers import TrainerCallback
+
+from .allocators import ALLOCATORS, AllocationContext, Allocator
+from .attach import attach
+from .budget import Budget
+from .errors import InputError, TrainingError
+from .harness.hooks import TrainState
+
+log = logging.getLogger(__name__)
+SUPPORTED = ("salient", "adalora")
+
+
+class _Schedule:
+    """The part of the harness an in-training allocator asks about before training."""
+
+    def __init__(self, total_steps: int):
+        self._total = total_steps
+
+    def total_steps(self) -> int:
+        return self._total
+
+
+class RankscopeCallback(TrainerCallback):
+    def __init__(self, allocator, space, budget, *, options: dict | None = None, alpha=None,
+                 scaling: str = "lora", orth_reg: float = 0.5, seed: int = 0):
+        self.allocator = ALLOCATORS.get(allocator)(**(options or {})) if isinstance(allocator, str) else allocator
+        name = getattr(self.allocator, "name", type(self.allocator).__name__)
+        if not isinstance(self.allocator, Allocator) or type(self.allocator).step_hook is Allocator.step_hook:
+            raise InputError(f"RankscopeCallback needs an in-training allocator ({', '.join(SUPPORTED)}); {name!r} "
+                             "decides before training: use `rankscope search` or attach its proposal yourself")
+        if name not in SUPPORTED:
+            raise InputError(f"{name!r} is not supported in the Trainer callback (it needs rankscope's scoring "
+                             f"data); supported: {', '.join(SUPPORTED)}. Use `rankscope search` for it")
+        if getattr(getattr(self.allocator, "opts", None), "compact", False):
+            self.allocator.opts.compact = False  # the Trainer owns the optimizer: no mid-run rebuild
+        self.space, self.budget_spec, self.alpha, self.scaling = space, budget, alpha, scaling
+        self.orth_reg, self.seed = orth_reg, seed
+        self.handle = self.ctx = self.hook = self.state = None
+        self.total_steps = 0
+
+    # ------------------------------------------------------------------------------ set-up
+    def prepare(self, model, total_steps: int):
+        """Attach the allocator's supernet to ``model`` (call before building the Trainer, so
+        its optimizer sees the adapters); ``total_steps`` = the optimizer steps the Trainer will
+        run (``args.max_steps``, or epochs × steps per epoch). Returns ``model``."""
+        from .registry import SPACES
+
+        if not isinstance(total_steps, int) or total_steps < 1:
+            raise InputError(f"total_steps must be the Trainer's number of optimizer steps (≥ 1), got {total_steps!r}")
+        space = self.space if not isinstance(self.space, str) else SPACES.get(self.space)(model)
+        budget = self.budget_spec if isinstance(self.budget_spec, Budget) else Budget.parse(self.budget_spec, space)
+        self.total_steps = total_steps
+        self.ctx = AllocationContext(space, budget, model, None, _Schedule(total_steps), self.seed,
+                                     attach_options={"alpha": self.alpha, "scaling": self.scaling}, progress=False)
+        supernet = self.allocator.propose(self.ctx)
+        self.handle = attach(model, space, supernet, form=self.allocator.form, seed=self.seed,
+                             alpha=self.alpha, scaling=self.scaling)
+        for name, child in model.named_children():  # the task head trains with the adapters
+            if name in ("classifier", "score"):
+                child.requires_grad_(True)
+        if self.handle.form == "svd" and self.orth_reg > 0:
+            model.register_forward_hook(self._add_orth_penalty)
+        return model
+
+    def _add_orth_penalty(self, module, args, output):
+        loss = getattr(output, "loss", None)
+        if module.training and loss is not None and len(self.handle.adapters):
+            output["loss"] = loss + self.orth_reg * self.handle.orth_penalty()
+        return output
+
+    # ------------------------------------------------------------------------------ events
+    def on_train_begin(self, args, state, control, model=None, optimizer=None, lr_scheduler=None, **kw):
+        if self.handle is None:
+            raise InputError("call RankscopeCallback.prepare(model, total_steps) before building the Trainer")
+        if state.max_steps != self.total_steps:
+            raise InputError(f"the Trainer will run {state.max_steps} optimizer steps but the callback was "
+                             f"prepared for {self.total_steps}: pass total_steps={state.max_steps} to prepare()")
+        self.hook = self.allocator.step_hook(self.ctx)
+        self.state = TrainState(model, self.handle, optimizer, lr_scheduler, self.total_steps,
+                                max(1, state.max_steps // max(1, int(args.num_train_epochs or 1))))
+        self.hook.on_train_begin(self.state)
+
+    def on_optimizer_step(self, args, state, control, **kw):
+        self.state.step += 1
+        self.hook.on_step_end(self.state.step, self.state)
+
+    def on_train_end(self, args, state, control, **kw):
+        if self.state is None:
+            return
+        if self.state.step < self.total_steps:
+            raise TrainingError(f"training ended at optimizer step {self.state.step} of {self.total_steps}, before "
+                                f"{self.allocator.name} finished allocating; the adapters are still the supernet's")
+        self.hook.on_train_end(self.state)
+
+    @property
+    def allocation(self):
+        """The allocation the masks describe now (the final one after training)."""
+        return self.handle.allocation

@@ -1,0 +1,92 @@
+"""RankscopeCallback inside a plain transformers.Trainer: fires once per optimizer step (gradient
+accumulation included), prunes to the budget, and fails loudly when misused."""
+
+import pytest
+import torch
+from transformers import Trainer, TrainingArguments
+
+import rankscope as rs
+from conftest import make_tiny
+from rankscope.errors import InputError, TrainingError
+from rankscope.integrations import RankscopeCallback
+
+
+class Rows(torch.utils.data.Dataset):
+    def __init__(self, n=64, t=12, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        self.ids = torch.randint(3, 100, (n, t), generator=g)
+        self.labels = (self.ids[:, 0] > 50).long()
+
+    def __len__(self):
+        return len(self.ids)
+
+    def __getitem__(self, i):
+        return {"input_ids": self.ids[i], "attention_mask": torch.ones_like(self.ids[i]), "labels": self.labels[i]}
+
+
+def _trainer(model, cb, tmp_path, max_steps, accumulate=1):
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=max_steps, per_device_train_batch_size=8,
+                             gradient_accumulation_steps=accumulate, learning_rate=5e-3, report_to=[],
+                             logging_strategy="no", save_strategy="no", use_cpu=True, seed=0)
+    return Trainer(model=model, args=args, train_dataset=Rows(), callbacks=[cb])
+
+
+@pytest.mark.parametrize("allocator, options", [("adalora", {"tinit": 2, "tfinal": 3}),
+                                                ("salient", {"T_i": 2, "T_f": 4})])
+def test_callback_prunes_to_budget_once_per_optimizer_step(tmp_path, allocator, options):
+    model = make_tiny("bert")
+    cb = RankscopeCallback(allocator, "shortcuts", "r1", options=options)
+    steps = 12
+    _trainer(cb.prepare(model, total_steps=steps), cb, tmp_path, steps, accumulate=2).train()
+    assert cb.state.step == steps  # optimizer steps, not the 24 micro-batches
+    budget = rs.Budget.parse("r1", cb.handle.space)
+    assert 0 < cb.allocation.params <= budget.params
+    cb.handle.save(tmp_path / "ad")  # masked ranks sliced away; loads back on a fresh model
+    assert rs.load_adapters(make_tiny("bert"), tmp_path / "ad").allocation == cb.allocation
+
+
+def test_training_that_stops_early_fails_loudly(tmp_path):
+    cb = RankscopeCallback("adalora", "shortcuts", "r1", options={"tinit": 2, "tfinal": 3})
+    model = cb.prepare(make_tiny("bert"), total_steps=12)
+    trainer = _trainer(model, cb, tmp_path, 12)
+
+    class StopAt5:
+        def __getattr__(self, name):
+            def event(args, state, control, **kw):
+                if name == "on_step_end" and state.global_step >= 5:
+                    control.should_training_stop = True
+                return control
+            return event
+    trainer.add_callback(StopAt5())
+    with pytest.raises(TrainingError, match="ended at optimizer step 5 of 12, before adalora finished"):
+        trainer.train()
+
+
+def test_misuse_is_refused(tmp_path):
+    with pytest.raises(InputError, match="needs an in-training allocator"):
+        RankscopeCallback("uniform", "shortcuts", "r1")
+    with pytest.raises(InputError, match="not supported in the Trainer callback"):
+        RankscopeCallback("proxy-dynamic", "shortcuts", "r1")
+    cb = RankscopeCallback("adalora", "shortcuts", "r1", options={"tinit": 2, "tfinal": 3})
+    with pytest.raises(InputError, match="call RankscopeCallback.prepare"):
+        _trainer(make_tiny("bert"), cb, tmp_path, 12).train()
+    cb = RankscopeCallback("adalora", "shortcuts", "r1", options={"tinit": 2, "tfinal": 3})
+    model = cb.prepare(make_tiny("bert"), total_steps=10)
+    with pytest.raises(InputError, match="will run 12 optimizer steps but the callback was prepared for 10"):
+        _trainer(model, cb, tmp_path, 12).train()
+
+
+def test_example_runs_and_prints_the_final_ranks():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    glue = os.environ.get("RANKSCOPE_GLUE_DIR") or str(Path(__file__).resolve().parents[2] / "shared" / "data" / "glue")
+    if not Path(glue, "MRPC").is_dir():
+        pytest.skip(f"GLUE data not found at {glue} (set RANKSCOPE_GLUE_DIR)")
+    root = Path(__file__).resolve().parents[1]
+    p = subprocess.run([sys.executable, str(root / "examples" / "trainer_callback.py"), "--model", "tiny-bert",
+                        "--steps", "12", "--data-dir", glue], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "adapter parameters of a" in p.stdout and "allocation params" in p.stdout
