@@ -69,7 +69,7 @@ def test_interrupted_sqlite_study_resumes_without_losing_trials(tmp_path):
     storage = f"sqlite:///{out / 'study.db'}"
     proc = rankscope(*args)
     wait_until(lambda: (out / "study.db").exists()
-               and sum(t.state == TrialState.COMPLETE for t in trials_of(storage)) >= 2)
+               and sum(t.state == TrialState.COMPLETE for t in trials_of(storage)) >= 2, timeout=600)
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=60)
     assert proc.returncode == 130 and not (out / "result.json").exists()
@@ -179,7 +179,7 @@ def test_a_killed_workers_trial_is_retried(postgres_url, tmp_path):
     def victim_running():
         return [t for t in trials_of(postgres_url, "killed")
                 if t.state == TrialState.RUNNING and t.user_attrs.get("worker") == 1]
-    wait_until(victim_running)
+    wait_until(victim_running, timeout=600)
     killed = victim_running()[0].number
     victim.send_signal(signal.SIGKILL)
     victim.communicate(timeout=30)

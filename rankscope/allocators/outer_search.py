@@ -25,18 +25,17 @@ from dataclasses import replace
 import optuna
 
 from ..allocation import Allocation
-from ..attach import attach
 from ..errors import InputError, TrainingError
 from ..harness.loop import DivergedError
 from ..study import (DecisionUnits, make_pruner, make_sampler, open_storage, open_study, run_trials, spawn_workers,
                      study_record)
-from ..study.workers import REASON, check_surplus, wait_workers
+from ..study.objective import BUDGET_PARAM, TrialObjective
+from ..study.workers import wait_workers
 from .base import AllocationContext, Allocator
 from .optuna_options import OptunaOptions
 from .uniform import uniform_allocation
 
 log = logging.getLogger(__name__)
-BUDGET_PARAM = "budget_fraction"
 
 
 class OptunaAllocator(Allocator):
@@ -84,47 +83,22 @@ class OptunaAllocator(Allocator):
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         units = DecisionUnits(ctx.space, opts.units, opts.buckets)
         steps = self.trial_steps(ctx)
-        every = max(1, steps // 4)
         multi = opts.multi_objective
         directions = ["maximize" if objective.greater_is_better else "minimize"] + (["minimize"] if multi else [])
         st = open_storage(opts.storage, ctx.workdir, heartbeat_interval=opts.heartbeat_interval,
                           grace_period=opts.grace_period, max_retry=opts.max_retry)
         seed = ctx.seed + 1000 * opts.worker_index
+        sampler = make_sampler(opts.sampler, seed, opts.n_trials)
+        pruner = make_pruner(opts.pruner_name, max(1, steps // 4), steps)  # a trial evaluates 4 times
         study = open_study(st, opts.study_name, directions, self._fingerprint(ctx, units, steps, directions),
-                           make_sampler(opts.sampler, seed, opts.n_trials), make_pruner(opts.pruner_name, every, steps),
-                           workdir=ctx.workdir)
+                           sampler, pruner, workdir=ctx.workdir)
         if opts.warm_start and opts.worker_index == 0 and not study.trials:
             for label, values in self._warm_starts(ctx, units):
                 params = {**values, **({BUDGET_PARAM: 1.0} if multi else {})}
                 study.enqueue_trial(params, user_attrs={"warm_start": label}, skip_if_exists=True)
-        primary = objective.primary
-
-        def trial_objective(trial: optuna.Trial):
-            values = {u: trial.suggest_float(u, 0.0, 1.0) for u in units.names}
-            share = trial.suggest_float(BUDGET_PARAM, opts.min_budget_fraction, 1.0) if multi else 1.0
-            alloc = units.allocation(values, int(ctx.budget.params * share))
-            trial.set_user_attr("worker", opts.worker_index)
-            trial.set_user_attr("params", alloc.params)
-            trial.set_user_attr("allocation", {eid: r for eid, r in alloc.ranks.items() if r})
-            check_surplus(study, trial, opts.n_trials)
-
-            def report(step, metrics):
-                if not multi:
-                    trial.report(metrics.get(primary, float("nan")), step)
-                    if trial.should_prune():
-                        raise optuna.TrialPruned(f"pruned at step {step}")
-
-            handle = attach(ctx.model, ctx.space, alloc, form="lora", seed=ctx.seed, **ctx.attach_options)
-            try:
-                out = ctx.harness.train(ctx.model, handle, total_steps=steps, eval_every=every, report=report,
-                                        progress=False, desc=f"trial {trial.number}")
-            except DivergedError as exc:
-                trial.set_user_attr(REASON, f"diverged: {exc}")
-                raise
-            finally:
-                handle.detach()
-            value = out.final[primary]
-            return (value, alloc.params) if multi else value
+        trial_objective = TrialObjective(ctx, units, study, steps=steps, n_trials=opts.n_trials, multi=multi,
+                                         min_budget_fraction=opts.min_budget_fraction,
+                                         worker_index=opts.worker_index)
 
         procs = []
         if opts.workers > 1:

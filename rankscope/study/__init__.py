@@ -6,8 +6,9 @@ suggestions become a feasible allocation (:mod:`.units`), which sampler and prun
 from .records import study_record
 from .samplers import PRUNERS, SAMPLERS, make_pruner, make_sampler
 from .storage import MARKER, StudyStorage, is_study_dir, open_storage, open_study
+from .objective import TrialObjective
 from .units import DecisionUnits
 from .workers import run_trials, spawn_workers
 
-__all__ = ["DecisionUnits", "MARKER", "PRUNERS", "SAMPLERS", "StudyStorage", "is_study_dir", "make_pruner",
+__all__ = ["DecisionUnits", "MARKER", "TrialObjective", "PRUNERS", "SAMPLERS", "StudyStorage", "is_study_dir", "make_pruner",
            "make_sampler", "open_storage", "open_study", "run_trials", "spawn_workers", "study_record"]
