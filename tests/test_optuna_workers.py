@@ -28,14 +28,35 @@ def _default_sigint():  # a test runner's worker may ignore SIGINT, and children
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+STARTED = []
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_processes():
+    """A failing test must not leave its search processes running."""
+    yield
+    while STARTED:
+        p = STARTED.pop()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def rankscope(*args, **kw):
-    return subprocess.Popen([sys.executable, "-m", "rankscope.cli", "search", *map(str, args)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_default_sigint, **kw)
+    p = subprocess.Popen([sys.executable, "-m", "rankscope.cli", "search", *map(str, args)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=_default_sigint, **kw)
+    STARTED.append(p)
+    return p
 
 
 def finish(proc, timeout=300):
-    _, err = proc.communicate(timeout=timeout)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        raise AssertionError(f"search still running after {timeout} s; its stderr ends:\n{err[-3000:]}") from None
     assert proc.returncode == 0, err
     return err
 

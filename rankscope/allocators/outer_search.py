@@ -111,7 +111,7 @@ class OptunaAllocator(Allocator):
         t0 = time.perf_counter()
         try:
             ran = run_trials(study, trial_objective, opts.n_trials, heartbeat=st.heartbeat, catch=(DivergedError,),
-                             progress=ctx.progress)
+                             progress=ctx.progress, max_wait_s=10 * opts.grace_period)
         except BaseException:
             for p in procs:
                 p.terminate()

@@ -48,10 +48,14 @@ def check_surplus(study: optuna.Study, trial: optuna.Trial, n_trials: int) -> No
 
 
 def run_trials(study: optuna.Study, objective, n_trials: int, *, heartbeat: bool, catch=(),
-               progress: bool = True, poll_s: float = 1.0) -> int:
+               progress: bool = True, poll_s: float = 1.0, max_wait_s: float = 300.0) -> int:
     """Run trials of ``study`` until it holds ``n_trials`` counted trials; returns how many this
-    process ran. ``catch``: exceptions recorded as a failed trial while the study goes on."""
-    ran = 0
+    process ran. ``catch``: exceptions recorded as a failed trial while the study goes on.
+
+    Waiting on other workers' running trials stops after ``max_wait_s`` without any trial
+    changing state: Optuna never marks stale a trial whose worker died before its first
+    heartbeat, and such a trial must not hold this process forever."""
+    ran, waited_on, since = 0, None, time.monotonic()
     bar = tqdm(total=n_trials, desc="trials", disable=not progress, leave=False, dynamic_ncols=True)
     while True:
         if heartbeat:
@@ -63,9 +67,15 @@ def run_trials(study: optuna.Study, objective, n_trials: int, *, heartbeat: bool
         bar.n = min(done, n_trials)
         bar.refresh()
         if sum(counts(t) for t in trials) >= n_trials:
-            if heartbeat and any(t.state == TrialState.RUNNING for t in trials):
+            running = tuple(t.number for t in trials if t.state == TrialState.RUNNING)
+            if running != waited_on:
+                waited_on, since = running, time.monotonic()
+            if heartbeat and running and time.monotonic() - since < max_wait_s:
                 time.sleep(poll_s)
                 continue
+            if running:
+                log.warning("stopped waiting for running trial(s) %s after %.0f s without a change",
+                            list(running), time.monotonic() - since)
             break
         study.optimize(objective, n_trials=1, catch=(SurplusTrial, *catch), gc_after_trial=False)
         ran += 1
