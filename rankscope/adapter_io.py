@@ -62,14 +62,12 @@ def base_model_record(model, space) -> dict:
 
 
 HEAD = "head"
-HEAD_MODULES = ("classifier", "score")  # the task head trained beside the adapters (PEFT's modules_to_save)
-
-
 def head_state(model) -> dict:
-    """The task head's parameters (``classifier.*`` / ``score.*``): trained with the adapters, so
-    saved with them; a freshly loaded base model has a random head."""
-    return {f"{n}.{pn}": p for n, child in model.named_children() if n in HEAD_MODULES
-            for pn, p in child.named_parameters()}
+    """The task head's parameters (:func:`~rankscope.harness.loop.head_modules`): trained with
+    the adapters, so saved with them; a freshly loaded base model has a random head."""
+    from .harness.loop import head_modules
+
+    return {f"{n}.{pn}": p for n, child in head_modules(model).items() for pn, p in child.named_parameters()}
 
 
 def save_adapters(handle, directory) -> Path:
@@ -80,7 +78,7 @@ def save_adapters(handle, directory) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     tensors, ranks = {}, {}
     for eid, a in handle.adapters.items():
-        idx = torch.nonzero(a.mask != 0).flatten()
+        idx = a.kept()
         if idx.numel() == 0:
             continue
         ranks[eid] = int(idx.numel())

@@ -209,7 +209,7 @@ class AdapterHandle:
         kept = {}
         for i in list(self.adapters.keys()):
             a = self.adapters[i]
-            idx = torch.nonzero(a.mask != 0).flatten()
+            idx = a.kept()
             kept[i] = idx
             if idx.numel() == 0:
                 del self.adapters[i]
@@ -236,10 +236,8 @@ class AdapterHandle:
         merged = []
         with torch.no_grad():
             for e in self.space.edges:
-                if e.id not in self.adapters or e.kind != "lora":
-                    continue
-                path = parse_site(e.src)[0]
-                if parse_site(e.dst)[0] != path:
+                path = e.module
+                if e.id not in self.adapters or path is None:
                     continue
                 module = modules[path]
                 weight = module.weight

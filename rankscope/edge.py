@@ -70,5 +70,12 @@ class Edge:
     def cost(self, rank: int, form: str = "lora") -> int:
         return edge_cost(self.d_in, self.d_out, rank, form)
 
+    @property
+    def module(self) -> str | None:
+        """The module a LoRA edge adapts (its input → its output), or ``None`` for an edge that
+        joins two different points (a shortcut): the edges a weight merge or PEFT can hold."""
+        path = parse_site(self.src)[0]
+        return path if self.kind == "lora" and parse_site(self.dst)[0] == path else None
+
     def to_dict(self) -> dict:
         return asdict(self)

@@ -25,26 +25,14 @@ import re
 
 import torch
 
-from .edge import parse_site
 from .errors import InputError
-
-HEAD_MODULES = ("classifier", "score")
-
-
-def _escaped(name: str) -> str:
-    return re.escape(name)
-
 
 def peft_weights(handle) -> dict[str, dict]:
     """``{module path: {"A", "B", "r", "alpha"}}`` for the module edges of ``handle``."""
     out = {}
     for eid, a in handle.adapters.items():
-        e = handle.space.edge(eid)
-        path = parse_site(e.src)[0]
-        if e.kind != "lora" or parse_site(e.dst)[0] != path:
-            continue
-        idx = torch.nonzero(a.mask != 0).flatten()
-        if idx.numel() == 0:
+        path, idx = handle.space.edge(eid).module, a.kept()
+        if path is None or idx.numel() == 0:
             continue
         r, scale = int(idx.numel()), float(a.scale)
         if handle.form == "svd":
@@ -57,8 +45,7 @@ def peft_weights(handle) -> dict[str, dict]:
 
 
 def shortcut_edges(handle) -> list[str]:
-    return [eid for eid in handle.adapters if handle.space.edge(eid).kind != "lora"
-            or parse_site(handle.space.edge(eid).src)[0] != parse_site(handle.space.edge(eid).dst)[0]]
+    return [eid for eid in handle.adapters if handle.space.edge(eid).module is None]
 
 
 def lora_config(weights: dict, model, *, fan_in_fan_out: bool = False):
@@ -66,11 +53,13 @@ def lora_config(weights: dict, model, *, fan_in_fan_out: bool = False):
 
     if not weights:
         raise InputError("the allocation has no module edge with rank > 0: nothing to export to PEFT")
-    heads = [n for n, _ in model.named_children() if n in HEAD_MODULES]
+    from .harness.loop import head_modules
+
+    heads = list(head_modules(model))
     return LoraConfig(r=max(w["r"] for w in weights.values()), lora_alpha=1.0, lora_dropout=0.0,
                       target_modules=sorted(weights), fan_in_fan_out=fan_in_fan_out,
-                      rank_pattern={_escaped(p): w["r"] for p, w in weights.items()},
-                      alpha_pattern={_escaped(p): w["alpha"] for p, w in weights.items()},
+                      rank_pattern={re.escape(p): w["r"] for p, w in weights.items()},
+                      alpha_pattern={re.escape(p): w["alpha"] for p, w in weights.items()},
                       modules_to_save=heads or None)
 
 

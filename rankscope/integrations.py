@@ -40,6 +40,7 @@ from .attach import attach
 from .budget import Budget
 from .errors import InputError, TrainingError
 from .harness.hooks import TrainState
+from .harness.loop import head_modules
 
 log = logging.getLogger(__name__)
 SUPPORTED = ("salient", "adalora")
@@ -90,9 +91,8 @@ class RankscopeCallback(TrainerCallback):
         supernet = self.allocator.propose(self.ctx)
         self.handle = attach(model, space, supernet, form=self.allocator.form, seed=self.seed,
                              alpha=self.alpha, scaling=self.scaling)
-        for name, child in model.named_children():  # the task head trains with the adapters
-            if name in ("classifier", "score"):
-                child.requires_grad_(True)
+        for child in head_modules(model).values():  # the task head trains with the adapters
+            child.requires_grad_(True)
         if self.handle.form == "svd" and self.orth_reg > 0:
             model.register_forward_hook(self._add_orth_penalty)
         return model

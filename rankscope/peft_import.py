@@ -55,8 +55,8 @@ def allocation_from_peft(source, space) -> Allocation:
     targets = getattr(config, "target_modules", None)
     ranks, too_big = {}, []
     for e in space.edges:
-        path = parse_site(e.src)[0]
-        if e.kind != "lora" or parse_site(e.dst)[0] != path or not _targeted(path, targets):
+        path = e.module
+        if path is None or not _targeted(path, targets):
             continue
         r = _rank(path, config)
         if r > e.max_rank:

@@ -21,7 +21,7 @@ from .attach import attach
 from .budget import Budget
 from .errors import InputError, TrainingError
 from .harness.data import PreparedTask, padding_collate, tokenize_examples
-from .harness.loop import DivergedError, Harness, seed_everything
+from .harness.loop import DivergedError, Harness, head_modules, seed_everything
 from .harness.objectives import SequenceClassification
 from .models import load_model
 from .registry import SPACES
@@ -240,7 +240,7 @@ def run_search(cfg: SearchConfig, progress: bool = True, workdir=None, save_adap
         "allocation": allocation_record(final),
         "num_labels": None if search.planted else getattr(search.model.config, "num_labels", None),
         "head_params": search.task.head_params or sum(
-            p.numel() for n, c in search.model.named_children() if n in ("classifier", "score") for p in c.parameters()),
+            p.numel() for m in head_modules(search.model).values() for p in m.parameters()),
         "metrics": {"primary": primary, "final": {}, "best": {}},
         "baseline": {},
         "timing": {},

@@ -41,6 +41,10 @@ class LowRankAdapter(nn.Module):
     def gate(self) -> torch.Tensor:
         raise NotImplementedError
 
+    def kept(self) -> torch.Tensor:
+        """Indices of the unmasked ranks (what ``compact()``, saving and export keep)."""
+        return torch.nonzero(self.mask != 0).flatten()
+
     def keep(self, idx: torch.Tensor) -> None:
         """Keep only ranks ``idx`` (new, smaller Parameters; optimizer state must be remapped)."""
         self._slice(idx)

@@ -105,16 +105,18 @@ def _carry_state(old_opt, new_opt, keys, kept, handle):
                                 for k, v in st.items()}
 
 
-HEAD_NAMES = ("classifier", "score", "pooler")  # top-level task-head modules (as PEFT's modules_to_save)
+def head_modules(model) -> dict:
+    """The task head, ``{name: module}``: top-level ``classifier``/``score`` (and DeBERTa's
+    freshly initialised ``pooler``) of a sequence-classification model. It trains beside the
+    adapters, is saved with them, and goes to PEFT as ``modules_to_save``."""
+    deberta = getattr(getattr(model, "config", None), "model_type", None) == "deberta-v2"
+    return {name: child for name, child in model.named_children()
+            if name in ("classifier", "score") or (name == "pooler" and deberta)}
 
 
 def head_parameters(model, objective) -> list:
-    """The task head: top-level ``classifier``/``score`` (and DeBERTa's fresh ``pooler``) of a
-    sequence-classification model, plus the objective's own parameters (planted bias)."""
-    params = []
-    for name, child in model.named_children():
-        if name in ("classifier", "score") or (name == "pooler" and model.config.model_type == "deberta-v2"):
-            params += list(child.parameters())
+    """The task head's parameters plus the objective's own (the planted task's bias)."""
+    params = [p for m in head_modules(model).values() for p in m.parameters()]
     if isinstance(objective, torch.nn.Module):
         params += list(objective.parameters())
     return params
