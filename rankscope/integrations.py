@@ -104,15 +104,17 @@ class RankscopeCallback(TrainerCallback):
         return output
 
     # ------------------------------------------------------------------------------ events
-    def on_train_begin(self, args, state, control, model=None, optimizer=None, lr_scheduler=None, **kw):
+    def on_train_begin(self, args, state, control, model=None, optimizer=None, lr_scheduler=None,
+                       train_dataloader=None, **kw):
         if self.handle is None:
             raise InputError("call RankscopeCallback.prepare(model, total_steps) before building the Trainer")
         if state.max_steps != self.total_steps:
             raise InputError(f"the Trainer will run {state.max_steps} optimizer steps but the callback was "
                              f"prepared for {self.total_steps}: pass total_steps={state.max_steps} to prepare()")
         self.hook = self.allocator.step_hook(self.ctx)
+        batches = len(train_dataloader) if train_dataloader is not None else state.max_steps
         self.state = TrainState(model, self.handle, optimizer, lr_scheduler, self.total_steps,
-                                max(1, state.max_steps // max(1, int(args.num_train_epochs or 1))))
+                                max(1, batches // max(1, args.gradient_accumulation_steps)))
         self.hook.on_train_begin(self.state)
 
     def on_optimizer_step(self, args, state, control, **kw):

@@ -45,7 +45,6 @@ class OptunaAllocator(Allocator):
     def __init__(self, **options):
         self.opts = OptunaOptions.from_kwargs(**options)
         self._record: dict = {}
-        self._study = None
 
     # ------------------------------------------------------------------------------ the study
     def preflight(self) -> None:
@@ -118,7 +117,6 @@ class OptunaAllocator(Allocator):
             raise
         finally:
             codes = wait_workers(procs)
-        self._study = study
         self._record = {"options": opts.to_dict(), "storage": st.label, "study_name": opts.study_name,
                         "sampler": opts.sampler, "pruner": opts.pruner_name, "units": units.mode,
                         "n_units": len(units.names), "trial_steps": steps, "directions": directions,
