@@ -99,7 +99,8 @@ def _open_rdb(spec, engine, heartbeat_interval, grace_period, max_retry, last=Fa
         raise InputError(f"storage {redact_secret(spec, spec)}: its database driver is not installed; "
                          "for PostgreSQL: pip install 'psycopg[binary]' (or name a driver: postgresql+psycopg2://…)") from None
     except Exception as exc:  # noqa: BLE001 — any driver's connection error; re-raised redacted
-        if not last and type(exc).__name__ in ("IntegrityError", "ProgrammingError"):
+        racing = type(exc).__name__ in ("IntegrityError", "ProgrammingError") or "already exists" in str(exc)
+        if not last and racing:
             raise _CreateRace() from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"cannot open storage {redact_secret(spec, spec)}: {type(exc).__name__}: "
