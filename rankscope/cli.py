@@ -104,6 +104,7 @@ def search(
     import time
     from pathlib import Path
 
+    from . import distributed
     from .rundir import check_out, default_out, write_run
     from .search import make_allocator, run_search, run_trials_only
     from .search_config import SearchConfig
@@ -130,6 +131,15 @@ def search(
         raise InputError(f"--max-steps must be a positive integer, got {cfg.max_steps}")
     persistent = getattr(make_allocator(cfg), "persistent", False)
     out_dir = Path(out) if out else default_out(cfg, persistent)
+    if distributed.launched():  # torchrun / accelerate launch: data-parallel, rank 0 writes
+        if persistent:
+            raise InputError(f"the {cfg.allocator!r} outer search does not run under torchrun / accelerate "
+                             "launch: run its trials in parallel with --workers N instead")
+        cfg.device = distributed.init_from_env(cfg.device)
+        if not distributed.is_main():
+            check_out(out_dir, overwrite)  # refuse what rank 0 refuses, so no rank trains alone
+            run_search(cfg, progress=False)
+            return
     if cfg.allocator_options.get("trials_only"):
         summary = run_trials_only(cfg, out_dir if persistent else None, progress=not quiet)
         typer.echo(json.dumps(summary) if json_out else

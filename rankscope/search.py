@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from . import __version__
+from . import __version__, distributed
 from .allocation import Allocation
 from .allocators import ALLOCATORS, AllocationContext, uniform_allocation
 from .attach import attach
@@ -190,6 +190,8 @@ def allocate_and_train(search: Search, allocator, name: str, workdir=None, save_
     ctx = search.context(workdir)
     t0 = time.perf_counter()
     proposed = allocator.propose(ctx)
+    if distributed.active():  # every rank trains rank 0's proposal (a proxy score may differ in the last bit)
+        proposed = Allocation.from_dict(distributed.broadcast_json(proposed.to_dict()), search.space)
     hook = allocator.step_hook(ctx)
     allocate_s = time.perf_counter() - t0
     if hook is None and proposed.params > search.budget.params:
@@ -226,6 +228,8 @@ def run_search(cfg: SearchConfig, progress: bool = True, workdir=None, save_adap
     where the final training saves its adapters (the run directory's ``adapter/``)."""
     t_start = time.perf_counter()
     allocator = make_allocator(cfg)
+    if getattr(allocator, "persistent", False):
+        distributed.refuse(f"the {cfg.allocator!r} outer search (run its trials in parallel with --workers)")
     getattr(allocator, "preflight", lambda: None)()  # fail fast, before the model loads
     search = Search(cfg, progress)
     trained, allocate_s = allocate_and_train(search, allocator, cfg.allocator, workdir, save_adapters_to)
@@ -245,7 +249,8 @@ def run_search(cfg: SearchConfig, progress: bool = True, workdir=None, save_adap
         "baseline": {},
         "timing": {},
         "history": [],
-        "extras": {"allocator": allocator.describe(), "train_steps": search.harness.total_steps()},
+        "extras": {"allocator": allocator.describe(), "train_steps": search.harness.total_steps(),
+                   "world_size": distributed.world_size()},
     }
     if trained.failure is not None:
         result["history"] = getattr(trained, "history", [])

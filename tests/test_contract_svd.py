@@ -74,3 +74,10 @@ def test_salience_mix_flag_reaches_the_allocator(capsys, tmp_path):
 
     result = json.loads((tmp_path / "r" / "result.json").read_text())
     assert result["extras"]["allocator"]["options"]["salience_mix"] == "code"
+
+
+def test_adalora_needs_a_scored_step_before_its_final_mask(capsys, tmp_path):
+    # 2 steps: tinit 0, tfinal 1, so the final mask would fall on step 1 with no scores yet
+    code, err = run_cli(capsys, "search", "--allocator", "adalora", "--model", "tiny-bert", "--max-steps", "2",
+                        "--quiet", "--out", tmp_path / "r")
+    assert code == 2 and "must be at least 2" in err and "Traceback" not in err, err

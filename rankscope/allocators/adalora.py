@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..distributed import rank0_decides
 from ..errors import InputError, TrainingError
 from ..harness.hooks import StepHook
 from .base import AllocationContext, Allocator
@@ -74,10 +75,11 @@ class AdaLoRAAllocator(Allocator):
         o, total = self.opts, ctx.harness.total_steps()
         self.tinit = steps_option(o.tinit, total, "tinit")
         self.tfinal = steps_option(o.tfinal, total, "tfinal")
-        if self.tinit >= total - self.tfinal:
+        end = total - self.tfinal
+        if self.tinit >= end or end < 2:  # the final mask at step `end` needs ≥ 1 scored step before it
             raise InputError(f"the AdaLoRA schedule does not fit the run: tinit ({self.tinit}) must be below "
-                             f"total_steps − tfinal ({total} − {self.tfinal} = {total - self.tfinal}); "
-                             f"no budgeting phase is left")
+                             f"total_steps − tfinal ({total} − {self.tfinal} = {end}), which must be at least 2 "
+                             f"(one scored step before the final mask); no budgeting phase is left")
         self.r0, net = svd_supernet(ctx, o.init_rank)
         self.init_params = net.params
         return net
@@ -146,7 +148,8 @@ class AdaLoRAHook(StepHook):
         if not (mask_now or step == end):
             return
         tri = self.triplets
-        keep = keep_within(self.triplet_scores(), tri.costs, b)
+        # decided on rank 0 under torch.distributed: every rank zeroes and masks the same triplets
+        keep = rank0_decides(lambda: keep_within(self.triplet_scores(), tri.costs, b), (tri.n,))
         tri.zero_lam(keep)
         self.events.append(PruneEvent(step, int(b), tri.params(keep), int(keep.sum())))
         if step == end:

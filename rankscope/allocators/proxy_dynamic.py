@@ -23,6 +23,9 @@ from __future__ import annotations
 import math
 import time
 
+import torch
+
+from ..distributed import rank0_decides
 from ..errors import InputError
 from ..harness.hooks import StepHook
 from ..scoring import score_edges
@@ -79,18 +82,26 @@ class DynamicReallocation(StepHook):
         result = score_edges(state.model, handle, ctx.harness.task.objective, self.a._batches, self.a._proxies,
                              seed=ctx.seed, device=ctx.harness.cfg.device)
         scores, used = scores_to_allocate(result, self.opts)
-        alloc = select(ctx.space, ctx.budget, scores, granularity="edge", rank_on=self.a.rank_on,
-                       mode=self.opts.mode, normalize=self.opts.normalize,
-                       seed=ctx.seed * 100_003 + len(self.history), fill=False)
-        for eid, a in handle.adapters.items():
-            on = alloc.ranks.get(eid, 0) > 0
+        ids = list(handle.adapters)
+
+        def decide():  # rank 0 only under torch.distributed: every rank toggles the same edges
+            alloc = select(ctx.space, ctx.budget, scores, granularity="edge", rank_on=self.a.rank_on,
+                           mode=self.opts.mode, normalize=self.opts.normalize,
+                           seed=ctx.seed * 100_003 + len(self.history), fill=False)
+            return torch.tensor([alloc.ranks.get(eid, 0) > 0 for eid in ids])
+        flags = rank0_decides(decide, (len(ids),))
+        turned_on = set()
+        for eid, on in zip(ids, flags.tolist()):
+            a = handle.adapters[eid]
             a.mask.fill_(1.0 if on else 0.0)
             for p in a.parameters():
                 p.requires_grad_(on)
             self.on_counts[eid] += on
+            if on:
+                turned_on.add(eid)
         dt = time.perf_counter() - t0
         self.scoring_s += dt
-        self.history.append({"step": step, "on": sorted(e for e, r in alloc.ranks.items() if r > 0),
+        self.history.append({"step": step, "on": sorted(turned_on),
                              "scoring_s": dt, "used_proxy": used})
         self.last = (result, used)
 

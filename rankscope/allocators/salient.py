@@ -24,6 +24,7 @@ import time
 
 import torch
 
+from ..distributed import rank0_decides
 from ..errors import TrainingError
 from ..harness.hooks import StepHook
 from ..salience import WindowSchedule, salience_scores
@@ -83,17 +84,21 @@ class SalienceHook(StepHook):
 
     def _prune(self, step, target):
         t0 = time.perf_counter()
-        X = torch.stack(self.lam_buf, dim=1)  # N × W
-        R = torch.tensor(self.orth_buf, dtype=torch.float64)
-        res = salience_scores(X, R, self.triplets.groups, beta=self.opts.beta, gamma=self.opts.gamma,
-                              mix_lambda=self.opts.mix_lambda, mix=self.opts.salience_mix)
-        tri = self.triplets
-        keep = keep_within(torch.from_numpy(res.salience), tri.costs, target, tri.alive())
+        tri, found = self.triplets, {"n_edges": 0}
+
+        def decide():  # rank 0 only under torch.distributed; the others receive its mask
+            X = torch.stack(self.lam_buf, dim=1)  # N × W
+            R = torch.tensor(self.orth_buf, dtype=torch.float64)
+            res = salience_scores(X, R, tri.groups, beta=self.opts.beta, gamma=self.opts.gamma,
+                                  mix_lambda=self.opts.mix_lambda, mix=self.opts.salience_mix)
+            found["n_edges"] = res.n_edges
+            return keep_within(torch.from_numpy(res.salience), tri.costs, target, tri.alive())
+        keep = rank0_decides(decide, (tri.n,))
         tri.set_masks(keep)
         dt = time.perf_counter() - t0
         self.salience_s += dt
-        self.events.append(PruneEvent(step, int(target), tri.params(keep), int(keep.sum()), X.shape[1], dt,
-                                      res.n_edges))
+        self.events.append(PruneEvent(step, int(target), tri.params(keep), int(keep.sum()), len(self.lam_buf), dt,
+                                      found["n_edges"]))
         self.lam_buf, self.orth_buf = [], []
 
     def on_train_end(self, state):

@@ -3,7 +3,9 @@
 AdamW over the trainable parameters (adapters + task head), linear warm-up then linear decay,
 gradient clipping, fixed seeds, dynamic padding, evaluation every ``eval_every`` steps, and the
 per-optimizer-step hook protocol of :mod:`.hooks`. A NaN/inf loss stops the run with a
-:class:`~rankscope.errors.TrainingError` that carries the partial history.
+:class:`~rankscope.errors.TrainingError` that carries the partial history. Under
+``torch.distributed`` each rank trains on its rows of every batch and gradients are summed over
+ranks, so the run follows the single-process one step for step (:mod:`rankscope.distributed`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .. import distributed
 from ..errors import TrainingError
 from .config import TrainConfig
 from .data import PreparedTask, batches
@@ -204,29 +207,38 @@ class Harness:
         sign = 1 if self.task.objective.greater_is_better else -1
         t0, eval_s = time.perf_counter(), 0.0
         hook.on_train_begin(state)
-        bar = tqdm(range(1, total + 1), desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
+        world = distributed.world_size()
+        bar = tqdm(range(1, total + 1), desc=desc, disable=not progress or not distributed.is_main(), leave=False,
+                   dynamic_ncols=True)
         for step in bar:
             try:
                 batch = next(data_iter)
             except StopIteration:
                 data_iter = batches(self.task.train, cfg.batch_size, self.task.collate, shuffle=True, generator=gen)
                 batch = next(data_iter)
+            batch, n_here, n_all = distributed.shard(batch)  # data-parallel: this rank's rows
             batch = {k: v.to(cfg.device) for k, v in batch.items()}
-            loss, _, _ = self.task.objective.forward(model, batch)
+            loss = torch.zeros((), device=cfg.device)
+            if n_here:
+                loss = self.task.objective.forward(model, batch)[0] * (n_here / n_all)
             orth = None
             if handle is not None and handle.form == "svd" and cfg.orth_reg > 0 and len(handle.adapters):
                 orth_t = handle.orth_penalty()
-                loss = loss + cfg.orth_reg * orth_t
+                loss = loss + cfg.orth_reg * orth_t / world
                 orth = float(orth_t.detach())
-            if not torch.isfinite(loss):
+            if loss.requires_grad:
+                loss.backward()
+            loss_value = loss.detach().clone()
+            distributed.all_reduce_sum_([loss_value])  # every rank sees the same (global) loss
+            if not torch.isfinite(loss_value):
                 bar.close()
-                raise DivergedError(f"loss became {float(loss.detach())} at step {step}", history)
-            loss.backward()
+                raise DivergedError(f"loss became {float(loss_value)} at step {step}", history)
+            distributed.reduce_gradients(params)
             if cfg.max_grad_norm:
                 torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
             opt.step()
             sched.step()
-            state.step, state.loss, state.orth = step, float(loss.detach()), orth
+            state.step, state.loss, state.orth = step, float(loss_value), orth
             hook.on_step_end(step, state)
             opt.zero_grad(set_to_none=True)
             if step % every == 0 or step == total:
