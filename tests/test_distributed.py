@@ -97,3 +97,18 @@ def test_the_outer_search_refuses_to_run_under_a_launcher(capsys, tmp_path, monk
                         "--out", tmp_path / "r")
     assert code == 2 and "--workers" in err and "Traceback" not in err, err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("allocator", ["adalora", "salient"])
+def test_trainer_callback_under_torchrun_applies_rank_0s_masks(tmp_path, allocator):
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                           "--master-port", str(_free_port()), str(WORKER.with_name("ddp_trainer_worker.py")),
+                           str(tmp_path), allocator], env={**os.environ, "OMP_NUM_THREADS": "1"},
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r0, r1 = (json.loads((tmp_path / f"trainer-rank{r}.json").read_text()) for r in (0, 1))
+    assert r0["world"] == 2 and len(r0["masks"]) == 12  # once per optimizer step on each rank
+    assert r0["masks"] == r1["masks"] and r0["final"] == r1["final"]
+    assert r0["classifier"] == r1["classifier"]  # DDP kept the replicas identical under our masks
+    n = len(r0["masks"][0]) // 2
+    assert sum(map(sum, r0["masks"][-1][:n])) < sum(len(m) for m in r0["masks"][0][:n])
