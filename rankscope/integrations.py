@@ -25,8 +25,8 @@ Trainer event               what the callback does
 Differences from ``rankscope search``: the Trainer owns the optimizer, so adapters are not
 compacted during training (``compact`` is turned off; ``handle.save`` slices masked ranks away
 at the end), and the learning-rate scheduler steps after the hook rather than before it.
-``proxy-dynamic`` needs rankscope's scoring data and objective, so it runs through ``rankscope
-search`` only. Under ``torchrun`` / ``accelerate launch`` (the Trainer's DDP) every decision is
+``proxy-dynamic`` scores on K batches of the training set you pass to ``prepare`` (with your
+collator), using the model's own loss; it runs in one process. Under ``torchrun`` / ``accelerate launch`` (the Trainer's DDP) every decision is
 made on rank 0 and broadcast (:mod:`rankscope.distributed`), so all replicas keep the same masks.
 """
 
@@ -36,6 +36,7 @@ import logging
 
 from transformers import TrainerCallback
 
+from . import distributed
 from .allocators import ALLOCATORS, AllocationContext, Allocator
 from .attach import attach
 from .budget import Budget
@@ -44,14 +45,63 @@ from .harness.hooks import TrainState
 from .harness.loop import head_modules
 
 log = logging.getLogger(__name__)
-SUPPORTED = ("salient", "adalora")
+SUPPORTED = ("salient", "adalora", "proxy-dynamic")
+
+
+class _ModelLoss:
+    """The Trainer's objective: the model's own ``loss`` output (what ``Trainer`` minimises).
+    ``proxy-dynamic`` scores edges with it; there are no task metrics here (ALPHA-TEST needs them)."""
+
+    primary, greater_is_better = "loss", False
+
+    def forward(self, model, batch):
+        out = model(**batch)
+        if getattr(out, "loss", None) is None:
+            raise InputError("the model returned no loss for a scoring batch: the training data must carry labels")
+        logits = getattr(out, "logits", None)
+        return out.loss, (logits.detach() if logits is not None else out.loss.detach()), batch.get("labels")
+
+    def metrics(self, preds, targets):
+        raise InputError("this proxy needs task metrics, which a Trainer callback does not have; "
+                         "use a gradient proxy (grad_norm, snip, fisher, spectral, …) or `rankscope search`")
+
+
+class _TrainerData:
+    """Scoring data from the user's training set: rows reduced to what ``model.forward`` accepts
+    (as the Trainer's ``remove_unused_columns``), batched by the user's collator."""
+
+    def __init__(self, dataset, collator, model):
+        import inspect
+
+        accepted = set(inspect.signature(model.forward).parameters) | {"labels", "label", "label_ids"}
+        self.train = _Rows(dataset, accepted)
+        self.collate = collator
+        self.objective = _ModelLoss()
+
+
+class _Rows:
+    def __init__(self, dataset, accepted):
+        self.dataset, self.accepted = dataset, accepted
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        return {k: v for k, v in self.dataset[i].items() if k in self.accepted}
 
 
 class _Schedule:
-    """The part of the harness an in-training allocator asks about before training."""
+    """The part of the harness an in-training allocator asks about: the run's length and, for
+    ``proxy-dynamic``, the scoring data, batch size and the model's device."""
 
-    def __init__(self, total_steps: int):
-        self._total = total_steps
+    def __init__(self, total_steps: int, model, task=None, batch_size: int = 8):
+        self._total, self._model, self.task = total_steps, model, task
+        self.cfg = self
+        self.batch_size = batch_size
+
+    @property
+    def device(self) -> str:
+        return str(next(self._model.parameters()).device)
 
     def total_steps(self) -> int:
         return self._total
@@ -66,8 +116,8 @@ class RankscopeCallback(TrainerCallback):
             raise InputError(f"RankscopeCallback needs an in-training allocator ({', '.join(SUPPORTED)}); {name!r} "
                              "decides before training: use `rankscope search` or attach its proposal yourself")
         if name not in SUPPORTED:
-            raise InputError(f"{name!r} is not supported in the Trainer callback (it needs rankscope's scoring "
-                             f"data); supported: {', '.join(SUPPORTED)}. Use `rankscope search` for it")
+            raise InputError(f"{name!r} is not supported in the Trainer callback; supported: "
+                             f"{', '.join(SUPPORTED)}. Use `rankscope search` for it")
         if getattr(getattr(self.allocator, "opts", None), "compact", False):
             self.allocator.opts.compact = False  # the Trainer owns the optimizer: no mid-run rebuild
         self.space, self.budget_spec, self.alpha, self.scaling = space, budget, alpha, scaling
@@ -76,10 +126,13 @@ class RankscopeCallback(TrainerCallback):
         self.total_steps = 0
 
     # ------------------------------------------------------------------------------ set-up
-    def prepare(self, model, total_steps: int):
+    def prepare(self, model, total_steps: int, *, train_dataset=None, data_collator=None, batch_size: int = 8):
         """Attach the allocator's supernet to ``model`` (call before building the Trainer, so
         its optimizer sees the adapters); ``total_steps`` = the optimizer steps the Trainer will
-        run (``args.max_steps``, or epochs × steps per epoch). Returns ``model``."""
+        run (``args.max_steps``, or epochs × steps per epoch). Returns ``model``.
+
+        ``proxy-dynamic`` also scores the edges on K batches of ``batch_size`` drawn (seeded)
+        from ``train_dataset`` and batched by ``data_collator`` (the ones you give the Trainer)."""
         from .registry import SPACES
 
         if not isinstance(total_steps, int) or total_steps < 1:
@@ -87,7 +140,14 @@ class RankscopeCallback(TrainerCallback):
         space = self.space if not isinstance(self.space, str) else SPACES.get(self.space)(model)
         budget = self.budget_spec if isinstance(self.budget_spec, Budget) else Budget.parse(self.budget_spec, space)
         self.total_steps = total_steps
-        self.ctx = AllocationContext(space, budget, model, None, _Schedule(total_steps), self.seed,
+        task = None
+        if self.allocator.name == "proxy-dynamic":
+            if train_dataset is None or data_collator is None:
+                raise InputError("proxy-dynamic scores the edges on batches of your training data: call "
+                                 "prepare(model, total_steps, train_dataset=..., data_collator=...)")
+            task = _TrainerData(train_dataset, data_collator, model)
+        harness = _Schedule(total_steps, model, task, batch_size)
+        self.ctx = AllocationContext(space, budget, model, None, harness, self.seed,
                                      attach_options={"alpha": self.alpha, "scaling": self.scaling}, progress=False)
         supernet = self.allocator.propose(self.ctx)
         self.handle = attach(model, space, supernet, form=self.allocator.form, seed=self.seed,
@@ -112,6 +172,10 @@ class RankscopeCallback(TrainerCallback):
         if state.max_steps != self.total_steps:
             raise InputError(f"the Trainer will run {state.max_steps} optimizer steps but the callback was "
                              f"prepared for {self.total_steps}: pass total_steps={state.max_steps} to prepare()")
+        if self.allocator.name == "proxy-dynamic" and distributed.active():
+            raise InputError("proxy-dynamic scores with extra backward passes, which DDP's gradient hooks do not "
+                             "allow inside the Trainer: run it in one process, or use `torchrun -m rankscope.cli "
+                             "search --allocator proxy-dynamic` (data-parallel, decisions on rank 0)")
         self.hook = self.allocator.step_hook(self.ctx)
         batches = len(train_dataloader) if train_dataloader is not None else state.max_steps
         self.state = TrainState(model, self.handle, optimizer, lr_scheduler, self.total_steps,

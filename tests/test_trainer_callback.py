@@ -45,6 +45,24 @@ def test_callback_prunes_to_budget_once_per_optimizer_step(tmp_path, allocator, 
     assert rs.load_adapters(make_tiny("bert"), tmp_path / "ad").allocation == cb.allocation
 
 
+def test_proxy_dynamic_toggles_edges_inside_the_trainer(tmp_path):
+    from transformers import default_data_collator
+
+    model = make_tiny("bert")
+    cb = RankscopeCallback("proxy-dynamic", "shortcuts", "r1", options={"proxy": "grad_norm", "n_batches": 2,
+                                                                          "interval": 0.5})
+    data = Rows()
+    cb.prepare(model, total_steps=12, train_dataset=data, data_collator=default_data_collator)
+    _trainer(model, cb, tmp_path, 12).train()  # 8 batches per epoch: re-scored at steps 0, 4, 8
+    rec = cb.allocator.describe()
+    assert [r["step"] for r in rec["reallocations"]] == [0, 4, 8]
+    final, budget = cb.allocation, rs.Budget.parse("r1", cb.handle.space)
+    assert 0 < final.params <= budget.params
+    assert set(final.active.values()) == {cb.allocator.rank_on}  # whole edges on at the on-rank
+    assert sorted(final.active) == rec["reallocations"][-1]["on"]
+    assert set(rec["scores"]["grad_norm"]) == {e.id for e in cb.handle.space.edges}  # every edge scored
+
+
 def test_training_that_stops_early_fails_loudly(tmp_path):
     cb = RankscopeCallback("adalora", "shortcuts", "r1", options={"tinit": 2, "tfinal": 3})
     model = cb.prepare(make_tiny("bert"), total_steps=12)
@@ -65,8 +83,8 @@ def test_training_that_stops_early_fails_loudly(tmp_path):
 def test_misuse_is_refused(tmp_path):
     with pytest.raises(InputError, match="needs an in-training allocator"):
         RankscopeCallback("uniform", "shortcuts", "r1")
-    with pytest.raises(InputError, match="not supported in the Trainer callback"):
-        RankscopeCallback("proxy-dynamic", "shortcuts", "r1")
+    with pytest.raises(InputError, match="scores the edges on batches of your training data"):
+        RankscopeCallback("proxy-dynamic", "shortcuts", "r1").prepare(make_tiny("bert"), total_steps=12)
     cb = RankscopeCallback("adalora", "shortcuts", "r1", options={"tinit": 2, "tfinal": 3})
     with pytest.raises(InputError, match="call RankscopeCallback.prepare"):
         _trainer(make_tiny("bert"), cb, tmp_path, 12).train()
@@ -76,7 +94,8 @@ def test_misuse_is_refused(tmp_path):
         _trainer(model, cb, tmp_path, 12).train()
 
 
-def test_example_runs_and_prints_the_final_ranks():
+@pytest.mark.parametrize("allocator", ["salient", "proxy-dynamic"])
+def test_example_runs_and_prints_the_final_ranks(allocator):
     import os
     import subprocess
     import sys
@@ -87,6 +106,6 @@ def test_example_runs_and_prints_the_final_ranks():
         pytest.skip(f"GLUE data not found at {glue} (set RANKSCOPE_GLUE_DIR)")
     root = Path(__file__).resolve().parents[1]
     p = subprocess.run([sys.executable, str(root / "examples" / "trainer_callback.py"), "--model", "tiny-bert",
-                        "--steps", "12", "--data-dir", glue], capture_output=True, text=True, timeout=600)
+                        "--steps", "12", "--data-dir", glue, "--allocator", allocator], capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-2000:]
     assert "adapter parameters of a" in p.stdout and "allocation params" in p.stdout
