@@ -122,3 +122,42 @@ def test_import_round_trips_the_export_and_reads_adalora_masks(tmp_path):
         rs.Allocation.from_peft(peft.LoraConfig(r=2, target_modules=["nowhere"]), space)
     with pytest.raises(InputError, match="larger max_rank"):
         rs.Allocation.from_peft(peft.LoraConfig(r=64, target_modules=names[:1]), space)
+
+
+def test_mixed_rank_mrpc_run_exports_to_peft_with_identical_logits(tmp_path, capsys):
+    """The issue's check: a mixed-rank allocation (salient, SVD form) trained a few steps on MRPC."""
+    import json
+    import os
+    from pathlib import Path
+
+    from conftest import run_cli
+    from rankscope.harness.data import padding_collate, tokenize_examples
+    from rankscope.harness.loop import seed_everything
+    from rankscope.tasks import load_task_data
+
+    glue = Path(os.environ.get("RANKSCOPE_GLUE_DIR", Path(__file__).resolve().parents[2] / "shared/data/glue"))
+    if not (glue / "MRPC").is_dir():
+        pytest.skip(f"GLUE data not found at {glue} (set RANKSCOPE_GLUE_DIR)")
+    run = tmp_path / "run"
+    code, err = run_cli(capsys, "search", "--model", "tiny-bert", "--task", "mrpc", "--data-dir", glue,
+                        "--space", "lora", "--allocator", "salient", "--budget", "r1", "--max-steps", "10",
+                        "--max-train-samples", "96", "--max-len", "32", "--quiet", "-o", "init_rank=4",
+                        "-o", "init_steps=1", "-o", "allocation_steps=6", "-o", "T_i=2", "-o", "T_f=4",
+                        "--out", run)
+    assert code == 0, err
+    ranks = {e["rank"] for e in json.loads((run / "result.json").read_text())["allocation"]["edges"]}
+    assert len(ranks - {0}) >= 2  # mixed ranks
+    code, err = run_cli(capsys, "export", run, "--peft", tmp_path / "peft")
+    assert code == 0, err
+
+    def base():
+        seed_everything(0)
+        return rs.load_model("tiny-bert", num_labels=2)
+    ours, tok = base()
+    rs.load_adapters(ours, run / "adapter")
+    theirs = peft.PeftModel.from_pretrained(base()[0], str(tmp_path / "peft"))
+    dev = tokenize_examples(load_task_data("mrpc", "dev", data_dir=glue)[:16], tok, 32, False)
+    b = padding_collate(tok)(dev)
+    b.pop("labels")
+    with torch.no_grad():
+        assert torch.allclose(ours.eval()(**b).logits, theirs.eval()(**b).logits, atol=1e-5)
