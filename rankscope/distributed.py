@@ -81,7 +81,7 @@ def init_from_env(device: str = "cpu") -> str:
     return device
 
 
-def _comm_device(like: torch.Tensor | None = None) -> torch.device:
+def _comm_device() -> torch.device:
     """NCCL moves CUDA tensors only; gloo CPU tensors."""
     if _dist().get_backend() == "nccl":
         return torch.device("cuda", torch.cuda.current_device())
