@@ -175,6 +175,7 @@ class Search:
             trained.history = exc.history
         finally:
             handle.detach()
+            self.harness.restore_head(self.model)  # the next proposal scores the model as it was
         if key is not None:
             self._cache[key] = trained
         return trained

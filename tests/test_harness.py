@@ -122,3 +122,25 @@ def test_compaction_mid_training_keeps_function_and_optimizer_state():
     assert final.params == result["allocation"]["params"]
     assert math.isfinite(result["metrics"]["final"]["r2"])
     assert Compactor.diff < 1e-5
+
+
+def test_a_proxy_scored_after_a_training_sees_the_untrained_head():
+    """Benchmarks score several allocators on one loaded model: the task head a run trained must
+    not leak into the next proposal's scores."""
+    from rankscope.search import Search
+    from rankscope.search_config import SearchConfig
+    from rankscope.testing import SMALL_RUN
+
+    search = Search(SearchConfig(**{**SMALL_RUN, "task": "mrpc", "max_train_samples": 64, "max_len": 24}).resolved(),
+                    progress=False)
+
+    def scores():
+        allocator = ALLOCATORS.get("proxy-static")(proxy="grad_norm", n_batches=2)
+        allocator.propose(search.context())
+        return allocator.describe()["scores"]["grad_norm"]
+    before = scores()
+    head = search.model.classifier.weight.detach().clone()
+    trained = search.train(search.uniform(), "lora")
+    assert trained.failure is None
+    assert torch.equal(search.model.classifier.weight, head)  # trained, then put back
+    assert scores() == before

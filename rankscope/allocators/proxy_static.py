@@ -48,6 +48,8 @@ class ProxyStaticAllocator(Allocator):
                                  device=tcfg.device)
         finally:
             handle.detach()
+            if opts.warmup_steps:
+                ctx.harness.restore_head(ctx.model)  # the warm-up's head served the scores only
         scores, used = scores_to_allocate(result, opts)
         alloc = select(space, ctx.budget, scores, granularity=granularity, rank_on=rank_on, mode=opts.mode,
                        normalize=opts.normalize, seed=ctx.seed)

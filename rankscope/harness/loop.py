@@ -130,7 +130,8 @@ class Harness:
 
     Every run starts from the same task head: the head's initial weights are snapshotted on the
     first run and restored before each later one, so baselines and allocators trained on one
-    model instance are compared from identical starting points.
+    model instance are compared from identical starting points. :meth:`restore_head` puts them
+    back after a run, so scoring between runs sees the untrained head too.
     """
 
     def __init__(self, task: PreparedTask, config: TrainConfig):
@@ -146,6 +147,15 @@ class Harness:
                 p.copy_(init)
                 p.requires_grad_(True)
         return head
+
+    def restore_head(self, model) -> None:
+        """Put the task head back to its initial weights (after a run: a proxy scored next must
+        see the same head as a proxy scored before any training)."""
+        if self._head_init is None:
+            return
+        with torch.no_grad():
+            for p, init in zip(head_parameters(model, self.task.objective), self._head_init):
+                p.copy_(init)
 
     @property
     def steps_per_epoch(self) -> int:
