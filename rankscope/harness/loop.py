@@ -142,10 +142,9 @@ class Harness:
         head = head_parameters(model, self.task.objective)
         if self._head_init is None:
             self._head_init = [p.detach().clone() for p in head]
-        with torch.no_grad():
-            for p, init in zip(head, self._head_init):
-                p.copy_(init)
-                p.requires_grad_(True)
+        self.restore_head(model)
+        for p in head:
+            p.requires_grad_(True)
         return head
 
     def restore_head(self, model) -> None:
