@@ -106,7 +106,7 @@ def search(
 
     from . import distributed
     from .rundir import check_out, default_out, write_run
-    from .search import make_allocator, run_search, run_trials_only
+    from .search import make_allocator, refuse_persistent_under_launcher, run_search, run_trials_only
     from .search_config import SearchConfig
 
     base = SearchConfig.from_toml(config) if config else SearchConfig()
@@ -132,9 +132,7 @@ def search(
     persistent = getattr(make_allocator(cfg), "persistent", False)
     out_dir = Path(out) if out else default_out(cfg, persistent)
     if distributed.launched():  # torchrun / accelerate launch: data-parallel, rank 0 writes
-        if persistent:
-            raise InputError(f"the {cfg.allocator!r} outer search does not run under torchrun / accelerate "
-                             "launch: run its trials in parallel with --workers N instead")
+        refuse_persistent_under_launcher(make_allocator(cfg), cfg.allocator)  # before check_out may delete
         cfg.device = distributed.init_from_env(cfg.device)
         if not distributed.is_main():
             check_out(out_dir, overwrite)  # refuse what rank 0 refuses, so no rank trains alone

@@ -158,6 +158,7 @@ def reduce_gradients(params: list[torch.nn.Parameter]) -> None:
 
 
 def refuse(what: str) -> None:
-    """An InputError for features that cannot run data-parallel (say what to do instead)."""
-    if active():
-        raise InputError(f"{what} does not run under torch.distributed (world size {world_size()})")
+    """An InputError for features that cannot run data-parallel (say what to do instead), under a
+    launcher (checked before joining its group) or inside an initialised process group."""
+    if launched() or active():
+        raise InputError(f"{what} does not run under torchrun / accelerate launch / torch.distributed")

@@ -26,8 +26,9 @@ Differences from ``rankscope search``: the Trainer owns the optimizer, so adapte
 compacted during training (``compact`` is turned off; ``handle.save`` slices masked ranks away
 at the end), and the learning-rate scheduler steps after the hook rather than before it.
 ``proxy-dynamic`` scores on K batches of the training set you pass to ``prepare`` (with your
-collator), using the model's own loss; it runs in one process. Under ``torchrun`` / ``accelerate launch`` (the Trainer's DDP) every decision is
-made on rank 0 and broadcast (:mod:`rankscope.distributed`), so all replicas keep the same masks.
+collator), using the model's own loss; it runs in one process. Under ``torchrun`` /
+``accelerate launch`` (the Trainer's DDP) every decision is made on rank 0 and broadcast
+(:mod:`rankscope.distributed`), so all replicas keep the same masks.
 """
 
 from __future__ import annotations

@@ -184,6 +184,13 @@ class Search:
         return uniform_allocation(self.space, self.budget, form)
 
 
+def refuse_persistent_under_launcher(allocator, name: str) -> None:
+    """A persistent allocator (the Optuna study) parallelises by trials (``--workers``), not by
+    splitting batches: refuse it under a launcher, before anything is loaded or deleted."""
+    if getattr(allocator, "persistent", False):
+        distributed.refuse(f"the {name!r} outer search (run its trials in parallel with --workers N)")
+
+
 def allocate_and_train(search: Search, allocator, name: str, workdir=None, save_to=None) -> tuple[Trained, float]:
     """Propose (before-training allocators) or build the supernet and hook (in-training ones),
     train through the one harness, and check the budget before and after. Returns the trained
@@ -229,8 +236,7 @@ def run_search(cfg: SearchConfig, progress: bool = True, workdir=None, save_adap
     where the final training saves its adapters (the run directory's ``adapter/``)."""
     t_start = time.perf_counter()
     allocator = make_allocator(cfg)
-    if getattr(allocator, "persistent", False):
-        distributed.refuse(f"the {cfg.allocator!r} outer search (run its trials in parallel with --workers)")
+    refuse_persistent_under_launcher(allocator, cfg.allocator)
     getattr(allocator, "preflight", lambda: None)()  # fail fast, before the model loads
     search = Search(cfg, progress)
     trained, allocate_s = allocate_and_train(search, allocator, cfg.allocator, workdir, save_adapters_to)
