@@ -129,7 +129,8 @@ def part_planted(args):
 def part_glue(args):
     return glue_rows(GLUE_METHODS, args.tasks, ["lora"], args.seeds, log=lambda m: print(m, flush=True),
                      model=args.model, data_dir=args.data_dir, budget="r2", epochs=args.epochs,
-                     max_steps=args.glue_steps, max_train_samples=args.max_train_samples, eval_every=args.eval_every, lr=args.lr)
+                     max_steps=args.glue_steps, max_train_samples=args.max_train_samples,
+                     eval_every=args.eval_every, lr=args.lr, svd_alpha=args.svd_alpha)
 
 
 def print_tables(res):
@@ -176,6 +177,8 @@ def main():
     ap.add_argument("--glue-steps", type=int, default=None, help="(b) optimizer steps (overrides epochs)")
     ap.add_argument("--max-train-samples", type=int, default=None, help="(b) train subset")
     ap.add_argument("--lr", type=float, default=None, help="GLUE peak learning rate (default 5e-4)")
+    ap.add_argument("--svd-alpha", type=float, default=None,
+                    help="(b) alpha of the SVD-form adapters (adalora, salient); default 32, the paper's")
     ap.add_argument("--eval-every", type=int, default=0, help="GLUE: evaluate every N steps (0 = ten times per run)")
     ap.add_argument("--scale-n", default=None, help="(d) N values (default 1000,10000,50000)")
     ap.add_argument("--window", type=int, default=200, help="(d) window length")

@@ -75,6 +75,7 @@ def search(
     eval_every: int = typer.Option(None, help="Evaluate on dev every N steps (0 = ten times per run)."),
     max_rank: int = typer.Option(None, help="Largest rank an edge may take. Default: 64."),
     alpha: float = typer.Option(None, help="LoRA alpha for every edge (default: 16 modules / 4 shortcuts; SVD 32)."),
+    svd_alpha: float = typer.Option(None, help="Alpha of SVD-form adapters only (salient, adalora); default: --alpha, else 32 (the paper's). Larger values learn faster on short schedules."),
     scaling: str = typer.Option(None, help="Adapter scaling: lora (alpha/r, as PEFT; GLUE default) or rslora (alpha/sqrt(r); planted default)."),
     baseline: list[str] = typer.Option(None, help="Also train this baseline at the same budget (uniform)."),
     proxy: str = typer.Option(None, help="Proxy for proxy-static / proxy-dynamic (rankscope ls proxies). Default: grad_norm."),
@@ -113,7 +114,7 @@ def search(
     overrides = dict(space=space, allocator=allocator, model=model, task=task, data_dir=data_dir,
                      budget=budget, seed=seed, epochs=epochs, max_steps=max_steps, lr=lr,
                      batch_size=batch_size, max_len=max_len, max_train_samples=max_train_samples,
-                     eval_every=eval_every, max_rank=max_rank, alpha=alpha, scaling=scaling, baseline=baseline or None,
+                     eval_every=eval_every, max_rank=max_rank, alpha=alpha, svd_alpha=svd_alpha, scaling=scaling, baseline=baseline or None,
                      device=device, trust_remote_code=trust_remote_code)
     # shortcut flags for the most used allocator options
     shortcuts = {k: v for k, v in (("proxy", proxy), ("salience_mix", salience_mix), ("n_trials", n_trials),

@@ -77,6 +77,9 @@ def check_names(cfg: SearchConfig) -> None:
     bad = [b for b in cfg.baseline if b not in BASELINES]
     if bad:
         raise InputError(f"unknown baseline {bad[0]!r}; available: {', '.join(BASELINES)}")
+    for flag, value in (("--alpha", cfg.alpha), ("--svd-alpha", cfg.svd_alpha)):
+        if value is not None and not value > 0:
+            raise InputError(f"{flag} must be a positive number, got {value!r}")
     if cfg.scaling not in (None, "lora", "rslora"):
         raise InputError(f"unknown scaling {cfg.scaling!r}; valid: lora (alpha/r), rslora (alpha/sqrt(r))")
     if cfg.task == "custom" and not cfg.data_dir:
@@ -155,7 +158,14 @@ class Search:
 
     @property
     def attach_options(self) -> dict:
+        """α and scaling for LoRA-form attachments (proxy scoring, Optuna trials, training)."""
         return {"alpha": self.cfg.alpha, "scaling": self.cfg.scaling or "lora"}
+
+    def attach_options_for(self, form: str) -> dict:
+        """:attr:`attach_options`, with ``svd_alpha`` in place of ``alpha`` for SVD-form adapters."""
+        if form == "svd" and self.cfg.svd_alpha is not None:
+            return {**self.attach_options, "alpha": self.cfg.svd_alpha}
+        return self.attach_options
 
     def train(self, alloc: Allocation, form: str, hook=None, desc="train", save_to=None, **train_kw) -> Trained:
         """Attach ``alloc`` in ``form``, train, read the final allocation from the masks, detach.
@@ -164,7 +174,7 @@ class Search:
         key = (alloc.to_json(), form, tuple(sorted(train_kw.items()))) if hook is None and save_to is None else None
         if key is not None and key in self._cache:
             return self._cache[key]
-        handle = attach(self.model, self.space, alloc, form=form, seed=self.cfg.seed, **self.attach_options)
+        handle = attach(self.model, self.space, alloc, form=form, seed=self.cfg.seed, **self.attach_options_for(form))
         try:
             outcome = self.harness.train(self.model, handle, hook, progress=self.progress, desc=desc, **train_kw)
             trained = Trained(handle.allocation, outcome)

@@ -41,6 +41,9 @@ class SearchConfig:
     weight_decay: float = 0.01
     orth_reg: float = 0.5
     alpha: float | None = None
+    # α of SVD-form adapters only (salient, adalora); None: ``alpha``, else the paper's 32. A
+    # larger value speeds SVD-form learning on short schedules (README, "SalientLoRA and AdaLoRA")
+    svd_alpha: float | None = None
     scaling: str | None = None  # "lora" (alpha/r) or "rslora" (alpha/sqrt(r)); task default
     max_rank: int = 64
     baseline: list = field(default_factory=list)

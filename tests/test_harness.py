@@ -154,3 +154,30 @@ def test_a_proxy_scored_after_a_training_sees_the_untrained_head():
     after = scores()
     assert after.keys() == before.keys()
     assert [after[k] for k in before] == pytest.approx([before[k] for k in before], rel=1e-4)
+
+
+def test_svd_alpha_scales_svd_form_adapters_only():
+    """``svd_alpha`` sets α of the SVD-form supernet (salient, adalora); LoRA-form runs in the same
+    search keep ``alpha`` (here the default 16 / 4, over rslora's √r on the planted task)."""
+    from rankscope.search import Search, check_names
+    from rankscope.search_config import SearchConfig
+    from rankscope.testing import SMALL_RUN
+
+    search = Search(SearchConfig(**SMALL_RUN, svd_alpha=256.0).resolved(), progress=False)
+    alloc = search.uniform()
+    seen = {}
+
+    class Grab(StepHook):
+        def on_train_begin(self, state):
+            seen.setdefault(state.handle.form, {e: a.scale for e, a in state.handle.adapters.items()})
+
+    for form in ("svd", "lora"):
+        assert search.train(alloc, form, hook=Grab(), total_steps=1).failure is None
+    for eid, r in alloc.ranks.items():
+        if r:
+            assert seen["svd"][eid] == pytest.approx(256.0 / math.sqrt(r))
+            kind = search.space.edge(eid).kind
+            assert seen["lora"][eid] == pytest.approx({"lora": 16.0, "shortcut": 4.0}[kind] / math.sqrt(r))
+    for bad in (0.0, -1.0):
+        with pytest.raises(rs.InputError, match="--svd-alpha must be a positive number"):
+            check_names(SearchConfig(svd_alpha=bad))
