@@ -12,9 +12,13 @@
 (d) ``scale``: salience computation time and peak memory against N ∈ {1k, 10k, 50k} on synthetic
     λ windows of T_f = 200 steps, each N in a fresh process; two generators: ``walk``
     (independent random walks, a sparse dependency graph) and ``trend`` (walks sharing a common
-    trend, as λ's that all grow together: most pairs with σ_j ≥ 2σ_i become edges)::
+    trend, as λ's that all grow together: most pairs with σ_j ≥ 2σ_i become edges).
+(e) ``compact``: what ``compact()`` saves where it acts, apart from the frozen backbone: forward
+    and backward of one SVD-form adapter term, masked at r₀ (a quarter of the ranks kept) and
+    then compacted to r₀/4, for a MiniLM-sized (384) and a LLaMA-7B-sized (4096) square matrix,
+    beside the frozen dense layer of the same size (median of repeated timings)::
 
-    python benchmarks/salient.py --parts scale,speed,planted,glue [--json FILE]
+    python benchmarks/salient.py --parts scale,speed,planted,glue,compact [--json FILE]
     python benchmarks/salient.py --parts glue --tasks mrpc --seeds 0,1,2 --glue-steps 100
 
 ``--quick`` shrinks every part (tiny settings, minutes on 2 CPU cores).
@@ -121,6 +125,55 @@ def part_speed(args):
     return rows
 
 
+def _median_seconds(fn, repeats: int) -> float:
+    import statistics
+
+    fn()  # warm-up (allocations, kernel choice)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def part_compact(args):
+    import torch
+
+    from rankscope.adapters.svd import SVDAdapter
+
+    torch.manual_seed(0)
+    rows = []
+    tokens = 8 * 64  # a batch of 8 sequences of 64 tokens
+    for d in (384, 4096):
+        x = torch.randn(tokens, d, requires_grad=True)
+        w = torch.randn(d, d) / d ** 0.5  # the frozen layer: forward, and the input gradient only
+
+        def frozen():
+            (x @ w.T).sum().backward()
+        dense_s = _median_seconds(frozen, 10)
+        for r0 in args.r0:
+            a = SVDAdapter(d, d, r0, alpha=32.0)
+            with torch.no_grad():
+                a.lam.normal_()
+            kept = torch.arange(0, r0, 4)
+            a.mask.zero_()
+            a.mask[kept] = 1.0
+
+            def term():  # the adapter's share of a step: Δ(x) = P · diag(gate) · Q · x, then backward
+                (((x @ a.down.T) * a.gate()) @ a.up.T).sum().backward()
+                a.zero_grad(set_to_none=True)
+            masked_s = _median_seconds(term, 20)
+            a.keep(kept)
+            compact_s = _median_seconds(term, 20)
+            rows.append({"d": d, "r0": r0, "rank_after": len(kept), "tokens": tokens, "dense_s": dense_s,
+                         "masked_s": masked_s, "compact_s": compact_s, "speedup": masked_s / compact_s})
+            print(f"compact d={d} r0={r0}: masked {masked_s * 1e3:.2f} ms, compacted (r={len(kept)}) "
+                  f"{compact_s * 1e3:.2f} ms ({masked_s / compact_s:.2f}×); frozen dense layer {dense_s * 1e3:.2f} ms",
+                  flush=True)
+    return rows
+
+
 def part_planted(args):
     methods = [("salient", "salient", {}), ("adalora", "adalora", {})]
     return planted_rows(methods, args.seeds, args.planted_steps, log=lambda m: print(m, flush=True), model=args.model)
@@ -156,6 +209,12 @@ def print_tables(res):
             rs_ = [r for r in res["planted"] if r["method"] == label]
             print(f"| {label} | {mean_std([r['r2'] for r in rs_])} | {mean_std([r['gap_closed'] for r in rs_])} | "
                   f"{mean_std([r['planted_recall'] for r in rs_])} | {mean_std([r['rank_spearman'] for r in rs_])} |")
+    if res.get("compact"):
+        print("\n## (e) One adapter term, forward + backward: masked at r0 vs compacted to r0/4 (median)")
+        print("| d | r0 | masked ms | compacted ms | speed-up | frozen dense layer ms |\n|---|---|---|---|---|---|")
+        for r in res["compact"]:
+            print(f"| {r['d']} | {r['r0']} | {r['masked_s'] * 1e3:.2f} | {r['compact_s'] * 1e3:.2f} | "
+                  f"{r['speedup']:.2f}× | {r['dense_s'] * 1e3:.2f} |")
     if res.get("scale"):
         print("\n## (d) Salience computation against N (window 200)")
         print("| series | N | seconds | dependency edges | peak RSS MB |\n|---|---|---|---|---|")
@@ -165,11 +224,11 @@ def print_tables(res):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--parts", default="scale,speed,planted,glue", help="comma-separated: scale, speed, planted, glue")
+    ap.add_argument("--parts", default="scale,speed,planted,glue", help="comma-separated: scale, speed, planted, glue, compact")
     ap.add_argument("--quick", action="store_true", help="tiny settings for a smoke run")
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--seeds", default=None, help="comma-separated (default 0,1,2; quick 0)")
-    ap.add_argument("--r0", default=None, help="initial ranks for (a) (default 8,16,32,64)")
+    ap.add_argument("--r0", default=None, help="initial ranks for (a) and (e) (default 8,16,32,64)")
     ap.add_argument("--speed-steps", type=int, default=None, help="(a) optimizer steps (default 30)")
     ap.add_argument("--planted-steps", type=int, default=None, help="(c) steps (default 200)")
     ap.add_argument("--tasks", default="mrpc,rte,cola", help="(b) tasks")
@@ -187,9 +246,9 @@ def main():
     args = ap.parse_args()
     q = args.quick
     parts = args.parts.split(",")
-    bad = sorted(set(parts) - {"scale", "speed", "planted", "glue"})
+    bad = sorted(set(parts) - {"scale", "speed", "planted", "glue", "compact"})
     if bad:
-        ap.error(f"unknown part(s) {bad}; valid: scale, speed, planted, glue")
+        ap.error(f"unknown part(s) {bad}; valid: scale, speed, planted, glue, compact")
     args.seeds = [int(s) for s in (args.seeds or ("0" if q else "0,1,2")).split(",")]
     args.r0 = [int(r) for r in (args.r0 or ("8,16" if q else "8,16,32,64")).split(",")]
     args.speed_steps = args.speed_steps or (12 if q else 30)
