@@ -176,7 +176,8 @@ def part_compact(args):
 
 def part_planted(args):
     methods = [("salient", "salient", {}), ("adalora", "adalora", {})]
-    return planted_rows(methods, args.seeds, args.planted_steps, log=lambda m: print(m, flush=True), model=args.model)
+    return planted_rows(methods, args.seeds, args.planted_steps, log=lambda m: print(m, flush=True), model=args.model,
+                        svd_alpha=args.svd_alpha)
 
 
 def part_glue(args):
@@ -237,7 +238,7 @@ def main():
     ap.add_argument("--max-train-samples", type=int, default=None, help="(b) train subset")
     ap.add_argument("--lr", type=float, default=None, help="GLUE peak learning rate (default 5e-4)")
     ap.add_argument("--svd-alpha", type=float, default=None,
-                    help="(b) alpha of the SVD-form adapters (adalora, salient); default 32, the paper's")
+                    help="(b, c) alpha of the SVD-form adapters (adalora, salient); default 32, the paper's")
     ap.add_argument("--eval-every", type=int, default=0, help="GLUE: evaluate every N steps (0 = ten times per run)")
     ap.add_argument("--scale-n", default=None, help="(d) N values (default 1000,10000,50000)")
     ap.add_argument("--window", type=int, default=200, help="(d) window length")
