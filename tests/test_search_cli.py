@@ -94,6 +94,7 @@ def test_cli_choices_equal_registries():
     (["--task", "mrpc", "--data-dir", "/no/such/dir"], "/no/such/dir"),
     (["--budget", "lots"], "does not parse"),
     (["--scaling", "sqrt"], "unknown scaling 'sqrt'"),
+    (["--allocator", "salient", "--svd-alpha", "-1"], "--svd-alpha must be a positive number"),
 ])
 def test_bad_input_exits_2_and_leaves_nothing(args, needle, tmp_path):
     out = tmp_path / "out"
