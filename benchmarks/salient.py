@@ -183,8 +183,8 @@ def part_planted(args):
 def part_glue(args):
     """Uniform LoRA at ``--lr``; the SVD-form methods at ``--svd-lr`` (default ``--lr``) and
     ``--svd-alpha``: a setting that suits one form can stall the other (README)."""
-    common = dict(model=args.model, data_dir=args.data_dir, budget="r2", epochs=args.epochs,
-                  max_steps=args.glue_steps, max_train_samples=args.max_train_samples, eval_every=args.eval_every)
+    common = dict(model=args.model, data_dir=args.data_dir, budget="r2", epochs=args.epochs, max_steps=args.glue_steps,
+                  max_train_samples=args.max_train_samples, eval_every=args.eval_every)
     log = lambda m: print(m, flush=True)  # noqa: E731
     svd_lr = args.svd_lr or args.lr
     rows = glue_rows(GLUE_METHODS[:1], args.tasks, ["lora"], args.seeds, log=log, lr=args.lr, **common)
@@ -235,7 +235,8 @@ def print_tables(res):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--parts", default="scale,speed,planted,glue", help="comma-separated: scale, speed, planted, glue, compact")
+    ap.add_argument("--parts", default="scale,speed,planted,glue",
+                    help="comma-separated: scale, speed, planted, glue, compact")
     ap.add_argument("--quick", action="store_true", help="tiny settings for a smoke run")
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--seeds", default=None, help="comma-separated (default 0,1,2; quick 0)")

@@ -114,8 +114,8 @@ def search(
     overrides = dict(space=space, allocator=allocator, model=model, task=task, data_dir=data_dir,
                      budget=budget, seed=seed, epochs=epochs, max_steps=max_steps, lr=lr,
                      batch_size=batch_size, max_len=max_len, max_train_samples=max_train_samples,
-                     eval_every=eval_every, max_rank=max_rank, alpha=alpha, svd_alpha=svd_alpha, scaling=scaling, baseline=baseline or None,
-                     device=device, trust_remote_code=trust_remote_code)
+                     eval_every=eval_every, max_rank=max_rank, alpha=alpha, svd_alpha=svd_alpha, scaling=scaling,
+                     baseline=baseline or None, device=device, trust_remote_code=trust_remote_code)
     # shortcut flags for the most used allocator options
     shortcuts = {k: v for k, v in (("proxy", proxy), ("salience_mix", salience_mix), ("n_trials", n_trials),
                                    ("trial_steps", trial_steps), ("sampler", sampler), ("pruner", pruner),
