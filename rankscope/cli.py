@@ -130,10 +130,11 @@ def search(
     cfg = base.merged(overrides).resolved()
     if cfg.max_steps is not None and cfg.max_steps <= 0:
         raise InputError(f"--max-steps must be a positive integer, got {cfg.max_steps}")
-    persistent = getattr(make_allocator(cfg), "persistent", False)
+    allocator_obj = make_allocator(cfg)
+    persistent = getattr(allocator_obj, "persistent", False)
     out_dir = Path(out) if out else default_out(cfg, persistent)
     if distributed.launched():  # torchrun / accelerate launch: data-parallel, rank 0 writes
-        refuse_persistent_under_launcher(make_allocator(cfg), cfg.allocator)  # before check_out may delete
+        refuse_persistent_under_launcher(allocator_obj, cfg.allocator)  # before check_out may delete
         cfg.device = distributed.init_from_env(cfg.device)
         if not distributed.is_main():
             check_out(out_dir, overwrite)  # refuse what rank 0 refuses, so no rank trains alone

@@ -153,19 +153,14 @@ class Search:
 
     def context(self, workdir=None) -> AllocationContext:
         return AllocationContext(self.space, self.budget, self.model, self.tokenizer, self.harness,
-                                 self.cfg.seed, dict(self.cfg.allocator_options), self.attach_options,
+                                 self.cfg.seed, dict(self.cfg.allocator_options), self.attach_options(),
                                  workdir=workdir, config=self.cfg, progress=self.progress)
 
-    @property
-    def attach_options(self) -> dict:
-        """α and scaling for LoRA-form attachments (proxy scoring, Optuna trials, training)."""
-        return {"alpha": self.cfg.alpha, "scaling": self.cfg.scaling or "lora"}
-
-    def attach_options_for(self, form: str) -> dict:
-        """:attr:`attach_options`, with ``svd_alpha`` in place of ``alpha`` for SVD-form adapters."""
-        if form == "svd" and self.cfg.svd_alpha is not None:
-            return {**self.attach_options, "alpha": self.cfg.svd_alpha}
-        return self.attach_options
+    def attach_options(self, form: str = "lora") -> dict:
+        """α and scaling for attaching adapters of ``form``: ``svd_alpha`` replaces ``alpha`` for the
+        SVD form. The allocation context gets the LoRA-form options (proxy scoring, Optuna trials)."""
+        alpha = self.cfg.svd_alpha if form == "svd" and self.cfg.svd_alpha is not None else self.cfg.alpha
+        return {"alpha": alpha, "scaling": self.cfg.scaling or "lora"}
 
     def train(self, alloc: Allocation, form: str, hook=None, desc="train", save_to=None, **train_kw) -> Trained:
         """Attach ``alloc`` in ``form``, train, read the final allocation from the masks, detach.
@@ -174,7 +169,7 @@ class Search:
         key = (alloc.to_json(), form, tuple(sorted(train_kw.items()))) if hook is None and save_to is None else None
         if key is not None and key in self._cache:
             return self._cache[key]
-        handle = attach(self.model, self.space, alloc, form=form, seed=self.cfg.seed, **self.attach_options_for(form))
+        handle = attach(self.model, self.space, alloc, form=form, seed=self.cfg.seed, **self.attach_options(form))
         try:
             outcome = self.harness.train(self.model, handle, hook, progress=self.progress, desc=desc, **train_kw)
             trained = Trained(handle.allocation, outcome)
