@@ -19,17 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
-# benchmarks/proxies.py would shadow the top-level ``proxies`` package that warm starts import
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-from rankscope.allocators import ALLOCATORS  # noqa: E402
+from rankscope.allocators import ALLOCATORS
 from rankscope.benchmarking import fmt, glue_rows, mean_std
 from rankscope.io import atomic_write_text
-from rankscope.search import Search
+from rankscope.session import Session
 from rankscope.search_config import SearchConfig
 
 VARIANTS = [("TPE, warm start", {"sampler": "tpe", "warm_start": True}),
@@ -47,23 +42,22 @@ def part_planted(args) -> list[dict]:
 
     rows = []
     for seed in args.seeds:
-        search = Search(SearchConfig(space="shortcuts", seed=seed, max_steps=args.planted_steps).resolved(),
-                        progress=False)
+        search = Session(SearchConfig(space="shortcuts", seed=seed, max_steps=args.planted_steps).resolved(),
+                         progress=False)
         ctx = search.context()
-        proxy_alloc = ALLOCATORS.get("proxy-static")().propose(ctx)
-        target = search.train(proxy_alloc, "lora", total_steps=args.trial_steps).outcome.final["r2"]
+        proxy_alloc = ALLOCATORS.get("proxy-static")().propose(ctx).allocation
+        target = search.train(proxy_alloc, steps=args.trial_steps).final["r2"]
         print(f"planted seed {seed}: proxy-static r2 at {args.trial_steps} steps = {target:.4f}", flush=True)
         full = {}
         if args.retrain:
-            r2 = lambda t: t.outcome.final["r2"]  # noqa: E731
-            full = {"uniform": r2(search.train(search.uniform(), "lora")),
-                    "oracle": r2(search.train(search.planted.planted, "lora"))}
+            full = {"uniform": search.train(search.uniform()).final["r2"],
+                    "oracle": search.train(search.planted.planted).final["r2"]}
         for label, options in VARIANTS:
             allocator = ALLOCATORS.get("optuna")(n_trials=args.trials, trial_steps=args.trial_steps, **options)
             t0 = time.perf_counter()
-            allocator.run_study(ctx)
+            plan = allocator.propose(ctx)  # runs the study; the plan is its best trial
             seconds = time.perf_counter() - t0
-            trials = allocator.describe()["trials"]
+            trials = plan.describe()["trials"]
             values = [t["value"] if t["state"] == "complete" else None for t in trials]
             best = max((v for v in values if v is not None), default=None)
             row = {"seed": seed, "variant": label, "options": options, "target_r2": target,
@@ -71,8 +65,8 @@ def part_planted(args) -> list[dict]:
                    "pruned": sum(t["state"] == "pruned" for t in trials), "search_s": seconds,
                    "values": values}
             if args.retrain:
-                alloc = allocator.propose(ctx)  # the study is complete: no new trials, just the best
-                final = search.train(alloc, "lora").outcome.final["r2"]
+                alloc = plan.allocation
+                final = search.train(alloc).final["r2"]
                 row.update(planted_metrics(alloc, search.planted.planted, final, full["uniform"], full["oracle"]))
             rows.append(row)
             print(f"  {label:20s} trials to reach {fmt(row['trials_to_reach'], 'd') if row['trials_to_reach'] else 'never'}"

@@ -16,13 +16,11 @@ import argparse
 import json
 import time
 
-import rankscope as rs
-from rankscope.allocators import uniform_allocation
-from rankscope.harness.config import TrainConfig
-from rankscope.harness.data import padding_collate
-from rankscope.harness.loop import Harness
 from rankscope.io import atomic_write_text
-from rankscope.planted import PlantedConfig, build_planted_task
+from rankscope.planted import PlantedConfig
+from rankscope.search_config import SearchConfig
+from rankscope.session import Session
+from rankscope.validate import check_settings
 
 
 def parse_set(items):
@@ -49,21 +47,20 @@ def main():
     ap.add_argument("--set", action="append", help="PlantedConfig override KEY=VALUE (repeatable)")
     ap.add_argument("--json", help="write the rows to this file")
     args = ap.parse_args()
-    pcfg = PlantedConfig(**parse_set(args.set))
-    model, tok = rs.load_model(args.model)
-    space = rs.build_space(args.space, model)
+    overrides = parse_set(args.set)
+    pcfg = PlantedConfig(**overrides)
     rows = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         t0 = time.perf_counter()
-        task = build_planted_task(model, tok, space, pcfg, seed, padding_collate(tok))
-        budget = rs.Budget(task.planted.params, "planted")
-        harness = Harness(task.prepared, TrainConfig(lr=args.lr, max_steps=args.steps, seed=seed))
-        row = {"seed": seed, "planted": task.planted.active, "params": task.planted.params,
+        cfg = SearchConfig(model=args.model, space=args.space, seed=seed, max_steps=args.steps, lr=args.lr,
+                           scaling=args.scaling, planted=overrides).resolved()
+        check_settings(cfg)
+        session = Session(cfg, progress=False)  # one attach → train → detach path for both baselines
+        planted = session.planted.planted
+        row = {"seed": seed, "planted": planted.active, "params": planted.params,
                "prep_s": round(time.perf_counter() - t0, 1)}
-        for name, alloc in (("uniform", uniform_allocation(space, budget)), ("oracle", task.planted)):
-            handle = rs.attach(model, space, alloc, seed=seed, scaling=args.scaling)
-            out = harness.train(model, handle, progress=False)
-            handle.detach()
+        for name, alloc in (("uniform", session.uniform()), ("oracle", planted)):
+            out = session.train(alloc)
             row[f"r2_{name}"] = out.final["r2"]
             row[f"curve_{name}"] = [round(h["dev"]["r2"], 4) for h in out.history]
         row["ratio"] = (1 - row["r2_oracle"]) / (1 - row["r2_uniform"])

@@ -10,7 +10,7 @@ metric mean ± std over seeds and scoring time as a share of training time::
     python benchmarks/proxies.py --quick          # ≤ 15 min on 2 CPU cores
     python benchmarks/proxies.py                  # the full protocol (hours on CPU)
 
-Everything trains through the one harness (:func:`rankscope.search.allocate_and_train`), and
+Everything trains through one session (:func:`rankscope.run.run`), and
 every row is measured in this run. ``--json FILE`` writes all rows.
 """
 
@@ -20,12 +20,7 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
-
-# Run as a script, this file's folder is sys.path[0] and this file would shadow the top-level
-# ``proxies`` package the proxy entry points import from; drop the folder.
-sys.path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 
 from rankscope.benchmarking import fmt, glue_rows, mean_std, planted_rows
 from rankscope.io import atomic_write_text

@@ -97,22 +97,22 @@ def peft_adalora_seconds(search, r0, tinit, tfinal, steps):
                              lora_alpha=32, orth_reg_weight=search.cfg.orth_reg, target_modules=ENCODER_MATRICES,
                              task_type="SEQ_CLS")
     pm = peft.get_peft_model(model, cfg)
-    return Harness(search.task, search.train_cfg).train(pm, None, PeftAllocate(pm), progress=False).step_s
+    return Harness(search.task, search.cfg).train(pm, None, PeftAllocate(pm), progress=False).step_s
 
 
 def part_speed(args):
     from rankscope import Allocation
-    from rankscope.search import Search
     from rankscope.search_config import SearchConfig
+    from rankscope.session import Session
 
     rows = []
-    search = Search(SearchConfig(task="mrpc", space="lora", model=args.model, data_dir=args.data_dir, budget="r2",
+    search = Session(SearchConfig(task="mrpc", space="lora", model=args.model, data_dir=args.data_dir, budget="r2",
                                  max_steps=args.speed_steps, eval_every=args.speed_steps,
                                  max_train_samples=args.speed_steps * 32).resolved(), progress=False)
-    total = search.harness.total_steps()
+    total = search.total_steps
     tinit, tfinal = steps_option(0.1, total, "tinit"), steps_option(0.4, total, "tfinal")  # adalora's defaults
     for r0 in args.r0:
-        plain = search.train(Allocation.uniform(search.space, r0), "lora", desc="lora").outcome.step_s
+        plain = search.train(Allocation.uniform(search.space, r0), desc="lora").step_s
         times = {"plain LoRA": plain}
         for label, name, opts in [("salient", "salient", {"init_rank": r0}),
                                   ("salient (no compact)", "salient", {"init_rank": r0, "compact": False}),

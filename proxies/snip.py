@@ -6,7 +6,7 @@ the connection sensitivity of multiplicative masks c = 1 on A and B. Identically
 (both terms vanish), so use it after warm-up steps.
 """
 
-from rankscope.scoring import Proxy
+from rankscope.scoring import Proxy, connection_sensitivity
 
 
 class Snip(Proxy):
@@ -14,6 +14,4 @@ class Snip(Proxy):
     zero_at_init = True
 
     def finish(self, ctx):
-        adapters = ctx.handle.adapters
-        return {eid: sum(float((getattr(adapters[eid], n).detach() * g).abs().sum()) for n, g in gs.items())
-                for eid, gs in ctx.grads.items()}
+        return {eid: connection_sensitivity(ctx.handle.adapters[eid], gs) for eid, gs in ctx.grads.items()}

@@ -20,7 +20,7 @@ Both are identically 0 while B = 0 (|B| = 0 kills both factors' terms).
 
 import torch
 
-from rankscope.scoring import Proxy
+from rankscope.scoring import Proxy, connection_sensitivity
 
 
 class _AbsWeights:
@@ -52,9 +52,9 @@ def _embed_dim(model) -> int:
 
 
 def _snip_on(ctx, tensors):
-    adapters = ctx.handle.adapters
-    return {eid: sum(float((p.detach() * p.grad).abs().sum()) for p in adapters[eid].parameters()
-                     if p.grad is not None) for eid in adapters}
+    """SNIP's formula on the gradients of this proxy's own backward pass."""
+    return {eid: connection_sensitivity(a, {n: p.grad for n, p in a.named_parameters()})
+            for eid, a in ctx.handle.adapters.items()}
 
 
 class SynFlow(Proxy):

@@ -33,7 +33,8 @@ import torch
 from .allocation import Allocation
 from .edge import parse_site
 from .errors import InputError, SpaceError
-from .io import atomic_write_bytes, atomic_write_text
+from .io import atomic_write_bytes, atomic_write_text, read_json
+from .models import head_modules
 
 FORMAT = "rankscope-adapter"
 VERSION = 1
@@ -63,10 +64,8 @@ def base_model_record(model, space) -> dict:
 
 HEAD = "head"
 def head_state(model) -> dict:
-    """The task head's parameters (:func:`~rankscope.harness.loop.head_modules`): trained with
+    """The task head's parameters (:func:`~rankscope.models.head_modules`): trained with
     the adapters, so saved with them; a freshly loaded base model has a random head."""
-    from .harness.loop import head_modules
-
     return {f"{n}.{pn}": p for n, child in head_modules(model).items() for pn, p in child.named_parameters()}
 
 
@@ -99,10 +98,7 @@ def save_adapters(handle, directory) -> Path:
 
 
 def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path} is not valid JSON ({exc}); the adapter directory is corrupted") from None
+    return read_json(path, "part of a rankscope adapter directory; it is corrupted or incomplete")
 
 
 def load_adapters(model, directory, *, dropout: float = 0.0):

@@ -5,6 +5,9 @@ function) and its adapter form, and it round-trips through JSON::
 
     {"schema": 1, "space": "shortcuts", "space_fingerprint": "…", "form": "lora",
      "params": 110592, "ranks": {"query@0": 2, "R1@0": 0, ...}}
+
+A PEFT config becomes one through :func:`rankscope.peft_import.allocation_from_peft`, which
+depends on this module (never the reverse).
 """
 
 from __future__ import annotations
@@ -106,14 +109,6 @@ class Allocation:
                 "the same model to load it"
             )
         return cls(space, data["ranks"], data.get("form", "lora"))
-
-    @classmethod
-    def from_peft(cls, source, space) -> "Allocation":
-        """A PEFT ``LoraConfig``/``AdaLoraConfig`` (AdaLoRA's boolean ``rank_pattern`` included)
-        or adapter directory, as an allocation over ``space``: :mod:`rankscope.peft_import`."""
-        from .peft_import import allocation_from_peft
-
-        return allocation_from_peft(source, space)
 
     @classmethod
     def from_json(cls, source, space) -> "Allocation":

@@ -1,29 +1,31 @@
-"""Rows for the benchmark scripts (``benchmarks/``): every allocator trains through the one
-harness (:func:`rankscope.search.allocate_and_train`), and planted rows are scored between the
-uniform floor and the oracle ceiling of the same run."""
+"""Rows for the benchmark scripts (``benchmarks/``): every allocator runs through one session
+(:func:`rankscope.run.run`), so all methods of a seed share the loaded model, task and schedule,
+and planted rows are scored between the uniform floor and the oracle ceiling of that session
+(trained once: the session caches identical trainings)."""
 
 from __future__ import annotations
 
 import statistics
 
-from .allocators import ALLOCATORS
-from .planted import planted_metrics
-from .search import Search, allocate_and_train
+from .run import run
 from .search_config import SearchConfig
+from .session import Session
+from .validate import build_allocator
 
 
-def train_row(search: Search, label: str, name: str, options: dict) -> dict:
-    """Train allocator ``name`` with ``options`` on ``search``; one result row (with the allocation)."""
-    allocator = ALLOCATORS.get(name)(**options)
-    trained, allocate_s = allocate_and_train(search, allocator, label)
-    rec = allocator.describe()
-    out = trained.outcome
-    return {"method": label, "allocator": name, "options": options, "params": trained.allocation.params,
-            "final": out.final if out else None, "best": out.best if out else None,
-            "failure": trained.failure, "allocate_s": allocate_s, "train_s": out.train_s if out else None,
-            "step_s": out.step_s if out else None,
-            "scoring_s": rec.get("scoring_s"), "salience_s": rec.get("salience_s"), "allocation": trained.allocation,
-            "spearman_proxy_vs_rank": rec.get("rank_spearman_proxy_vs_alloc"), "record": rec}
+def train_row(session: Session, label: str, name: str, options: dict) -> dict:
+    """Run allocator ``name`` with ``options`` in ``session``; one result row (with the allocation)."""
+    allocator = build_allocator(SearchConfig(allocator=name, allocator_options=dict(options)))
+    result = run(session, allocator)
+    rec, timing, ok = result.extras["allocator"], result.timing, result.completed
+    return {"method": label, "allocator": name, "options": options, "params": result.final.params,
+            "final": result.metrics["final"] if ok else None, "best": result.metrics["best"] if ok else None,
+            "failure": (result.failure or {}).get("reason"), "allocate_s": timing["allocate_s"],
+            "train_s": timing["train_s"] if ok else None,
+            "step_s": timing["train_s"] - timing["eval_s"] if ok else None,
+            "scoring_s": rec.get("scoring_s"), "salience_s": rec.get("salience_s"), "allocation": result.final,
+            "spearman_proxy_vs_rank": rec.get("rank_spearman_proxy_vs_alloc"), "record": rec,
+            "planted": result.extras.get("planted")}
 
 
 def planted_rows(methods, seeds, steps: int, log=print, **cfg) -> list[dict]:
@@ -31,21 +33,18 @@ def planted_rows(methods, seeds, steps: int, log=print, **cfg) -> list[dict]:
     (0 = uniform, 1 = the oracle planted allocation), planted_recall, rank_spearman."""
     rows = []
     for seed in seeds:
-        search = Search(SearchConfig(**{"space": "shortcuts", **cfg}, seed=seed, max_steps=steps).resolved(),
-                        progress=False)
-        planted = search.planted.planted
-        r2 = lambda t: t.outcome.final["r2"] if t.failure is None else float("nan")  # noqa: E731
-        uni, oracle = search.train(search.uniform(), "lora", desc="uniform"), search.train(planted, "lora", desc="oracle")
-        log(f"planted seed {seed}: uniform r2 {r2(uni):.4f}  oracle r2 {r2(oracle):.4f}")
+        session = Session(SearchConfig(**{"space": "shortcuts", **cfg}, seed=seed, max_steps=steps).resolved(),
+                          progress=False)
         for label, name, options in methods:
-            row = train_row(search, label, name, options)
-            row.pop("record")
-            pm = planted_metrics(row.pop("allocation"), planted, row["final"]["r2"], r2(uni), r2(oracle))
+            row = train_row(session, label, name, options)
+            row.pop("record"), row.pop("allocation")
+            pm = row.pop("planted")
             row.update({k: pm[k] for k in ("r2", "r2_uniform", "r2_oracle", "gap_closed", "planted_recall",
                                            "rank_spearman")}, seed=seed)
             rows.append(row)
-            log(f"  {label:30s} r2 {row['r2']:.4f}  gap_closed {fmt(row['gap_closed'])}  "
-                f"recall {row['planted_recall']:.3f}  rank_spearman {fmt(row['rank_spearman'])}")
+            log(f"  seed {seed} {label:30s} r2 {row['r2']:.4f}  gap_closed {fmt(row['gap_closed'])}  "
+                f"recall {row['planted_recall']:.3f}  rank_spearman {fmt(row['rank_spearman'])}  "
+                f"(uniform {row['r2_uniform']:.4f}, oracle {row['r2_oracle']:.4f})")
     return rows
 
 
@@ -55,12 +54,12 @@ def glue_rows(methods, tasks, spaces, seeds, log=print, **cfg) -> list[dict]:
     for task in tasks:
         for space in spaces:
             for seed in seeds:
-                search = Search(SearchConfig(task=task, space=space, seed=seed, **cfg).resolved(), progress=False)
+                session = Session(SearchConfig(task=task, space=space, seed=seed, **cfg).resolved(), progress=False)
                 for label, name, options in methods:
-                    row = train_row(search, label, name, options)
-                    row.pop("allocation"), row.pop("record")
-                    row.update(task=task, space=space, seed=seed, primary=search.task.objective.primary,
-                               steps=search.harness.total_steps())
+                    row = train_row(session, label, name, options)
+                    row.pop("allocation"), row.pop("record"), row.pop("planted")
+                    row.update(task=task, space=space, seed=seed, primary=session.objective.primary,
+                               steps=session.total_steps)
                     rows.append(row)
                     p = row["primary"]
                     log(f"{task} {space} seed {seed} {label:20s} {p} {row['final'][p]:.4f} "

@@ -1,18 +1,22 @@
 """Build custom search spaces in Python.
 
 :class:`SpaceBuilder` reads widths from the model's modules and checks everything against one
-traced forward pass when you call :meth:`~SpaceBuilder.build`::
+traced forward pass when you call :meth:`~SpaceBuilder.build` (here on a tiny random BERT; any
+supported model works the same)::
 
-    import rankscope as rs
-    model, _ = rs.load_model("minilm")
-    sm = rs.site_map(model)                       # blocks and their projections
-    b = rs.SpaceBuilder(model, "ffn-longrange")
-    for blk in sm.blocks:
-        b.lora(blk.ffn_in, type="ffn_in", layer=blk.index)
-        b.lora(blk.ffn_out, type="ffn_out", layer=blk.index)
-    b.shortcut(rs.site(sm.blocks[0].path, "in"), rs.site(sm.blocks[5].ffn_out, "out"),
-               type="long", layer=5)
-    space = b.build()                             # validated SearchSpace
+>>> import rankscope as rs
+>>> model, _ = rs.load_model("tiny-bert")
+>>> sm = rs.site_map(model)                       # blocks and their projections
+>>> b = rs.SpaceBuilder(model, "ffn-longrange")
+>>> for blk in sm.blocks:
+...     _ = b.lora(blk.ffn_in, type="ffn_in", layer=blk.index)
+...     _ = b.lora(blk.ffn_out, type="ffn_out", layer=blk.index)
+>>> last = len(sm.blocks) - 1
+>>> _ = b.shortcut(rs.site(sm.blocks[0].path, "in"), rs.site(sm.blocks[last].ffn_out, "out"),
+...                type="long", layer=last)
+>>> space = b.build()                             # validated SearchSpace
+>>> len(space.edges), sorted({e.kind for e in space.edges})
+(5, ['lora', 'shortcut'])
 
 Widths of sites that are not linear-layer ends (e.g. a block's input) are read from the trace.
 """

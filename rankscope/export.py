@@ -1,76 +1,168 @@
-"""Export a LoRA-only allocation to a plain PEFT adapter (``LoraConfig`` + ``save_pretrained``).
+"""Export a LoRA-only allocation to a plain PEFT adapter that is **serving-safe**: the same
+update comes out of PEFT and out of a server that applies one global LoRA scale.
 
-For every module edge with rank > 0 (PEFT rejects r = 0, so rank-0 modules are simply absent):
+Why a fold is needed. PEFT scales module m by α_m / r_m (α_m / √r_m with ``use_rslora``), where
+r_m and α_m come from ``rank_pattern`` and ``alpha_pattern``. vLLM and LoRAX read each module's
+rank from its tensor shapes but apply a single scale, ``lora_alpha / r`` (``lora_alpha / √r``
+with ``use_rslora``), taken from the top-level fields, and ignore the patterns (vLLM issue
+#59799). A mixed-rank adapter whose modules have different scales then loads without error and
+computes something else.
 
-    target_modules   the full names of exactly those modules
-    rank_pattern     {escaped full name: r_e}         (PEFT matches keys as (.*\\.)?KEY$)
-    alpha_pattern    {escaped full name: α_e}, chosen so that PEFT's α_e / r_e equals the
-                     adapter's own scale exactly
-    LoRA form        A ← A[kept], B ← B[:, kept],       α_e = scale · r_e
-    SVD form         A ← Q[kept], B ← P[:, kept] · diag(λ · scale)[kept],  α_e = r_e (scaling 1)
-                     — the same ΔW = P·diag(Λ)·Q·scale, exactly
-    task head        ``modules_to_save`` (classifier / score), weights included
+The fold. Let s_m be module m's own scale as trained: α/r₀ or α/√r₀ for the LoRA form, r₀ being
+its rank at attach time (compaction keeps that scale); 1 for the SVD form, whose λ·scale goes
+into B. The top-level fields are r = max_m r_m, α = ``lora_alpha`` (the training α when given,
+else r) and ``use_rslora`` (the training scaling), so the one global scale is
+
+    s = α / r            (α / √r with rsLoRA)
+
+and every module is written as
+
+    lora_A_m          = A_m                      (the kept ranks)
+    lora_B_m          = B_m · s_m / s            so that  s · B'_m A_m = s_m · B_m A_m = ΔW_m
+    rank_pattern[m]   = r_m                      PEFT builds the shapes from it
+    alpha_pattern[m]  = α · r_m / r              PEFT: α_m / r_m  = α / r  = s
+                      = α · √(r_m / r)  rsLoRA   PEFT: α_m / √r_m = α / √r = s
+
+Under PEFT's pattern rules every module's scale is therefore s, the scale a global-scale loader
+applies, and both compute s · B'_m A_m = ΔW_m, rankscope's update. What else goes where:
+
+    target_modules    the full names of the modules with rank > 0 (PEFT rejects r = 0, so
+                      rank-0 modules are simply absent)
+    pattern keys      escaped full names (PEFT matches a key as ``(.*\\.)?KEY$``)
+    SVD form          A ← Q[kept], B ← P[:, kept] · diag(λ · scale)[kept], s_m = 1: the same
+                      ΔW = P·diag(Λ)·Q·scale, exactly
+    task head         ``modules_to_save`` (classifier / score), weights included; vLLM refuses
+                      adapters that have one
 
 After writing, the export is loaded back with ``PeftModel.from_pretrained`` on a fresh base
-model and checked: every targeted module has its r and scaling, and every pattern key matches
-exactly one module. Shortcut edges read one point of the network and write into another; a
-``LoraConfig`` adapts a module's own input → output and cannot hold them, so an allocation with
-shortcuts is refused unless ``drop_shortcuts`` (the PEFT model then lacks them and its outputs
-differ); keep such allocations in the rankscope format (:mod:`rankscope.adapter_io`).
+model and checked: every targeted module has its r and the global scale s, the top-level
+``lora_alpha`` and ``r`` give s, every pattern key matches exactly one module, and the outputs
+on a probe batch are rankscope's. Shortcut edges read one point of the network and write into
+another; a ``LoraConfig`` adapts a module's own input → output and cannot hold them, so an
+allocation with shortcuts is refused unless ``drop_shortcuts`` (the PEFT model then lacks them
+and its outputs differ); keep such allocations in the rankscope format
+(:mod:`rankscope.adapter_io`).
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
+from pathlib import Path
 
 import torch
 
 from .errors import InputError
+from .models import head_modules
 
-def peft_weights(handle) -> dict[str, dict]:
-    """``{module path: {"A", "B", "r", "alpha"}}`` for the module edges of ``handle``."""
+# the values vLLM accepts for --max-lora-rank (LoRAConfig.MaxLoRARanks; 1 and 320 are recent)
+VLLM_MAX_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
+
+
+def module_weights(handle) -> dict[str, dict]:
+    """``{module path: {"A", "B", "r", "scale"}}`` for the module edges of ``handle``: the kept
+    ranks and each module's own scale s_m (so that ΔW = s_m · B A)."""
     out = {}
     for eid, a in handle.adapters.items():
         path, idx = handle.space.edge(eid).module, a.kept()
         if path is None or idx.numel() == 0:
             continue
-        r, scale = int(idx.numel()), float(a.scale)
         if handle.form == "svd":
             gate = (a.lam.detach() * a.scale)[idx]
-            A, B, alpha = a.Q.detach()[idx], a.P.detach()[:, idx] * gate, float(r)
+            A, B, scale = a.Q.detach()[idx], a.P.detach()[:, idx] * gate, 1.0
         else:
-            A, B, alpha = a.A.detach()[idx], a.B.detach()[:, idx], scale * r
-        out[path] = {"A": A.clone(), "B": B.clone(), "r": r, "alpha": alpha}
+            A, B, scale = a.A.detach()[idx], a.B.detach()[:, idx], float(a.scale)
+        out[path] = {"A": A.clone(), "B": B.clone(), "r": int(idx.numel()), "scale": scale}
     return out
+
+
+def global_scale(r: int, lora_alpha: float, use_rslora: bool) -> float:
+    """The one scale a global-scale loader applies: ``lora_alpha / r`` (``/ √r`` with rsLoRA)."""
+    return lora_alpha / (math.sqrt(r) if use_rslora else r)
+
+
+def _tidy(x: float):
+    """An integral float as an int (``lora_alpha`` is an int in most loaders), else the float."""
+    return int(x) if float(x).is_integer() else float(x)
+
+
+def fold(weights: dict, *, scaling: str = "lora", alpha: float | None = None) -> dict:
+    """The serving-safe form of ``weights`` (:func:`module_weights`): ``{"r", "lora_alpha",
+    "use_rslora", "scale", "modules": {path: {"A", "B", "r", "alpha"}}}`` with B folded and
+    α_m chosen as in the module docstring."""
+    if scaling not in ("lora", "rslora"):
+        raise InputError(f"unknown scaling {scaling!r}; valid: lora (alpha/r), rslora (alpha/sqrt(r))")
+    if not weights:
+        raise InputError("the allocation has no module edge with rank > 0: nothing to export to PEFT")
+    rslora = scaling == "rslora"
+    r = max(w["r"] for w in weights.values())
+    lora_alpha = _tidy(r if alpha is None else alpha)
+    if not lora_alpha > 0:
+        raise InputError(f"lora_alpha must be positive, got {alpha}")
+    s = global_scale(r, lora_alpha, rslora)
+    modules = {}
+    for path, w in weights.items():
+        ratio = w["r"] / r
+        modules[path] = {"A": w["A"], "B": w["B"] * (w["scale"] / s), "r": w["r"],
+                         "alpha": _tidy(lora_alpha * (math.sqrt(ratio) if rslora else ratio))}
+    return {"r": r, "lora_alpha": lora_alpha, "use_rslora": rslora, "scale": s, "modules": modules}
 
 
 def shortcut_edges(handle) -> list[str]:
     return [eid for eid in handle.adapters if handle.space.edge(eid).module is None]
 
 
-def lora_config(weights: dict, model, *, fan_in_fan_out: bool = False):
+def lora_config(folded: dict, model, *, fan_in_fan_out: bool = False):
     from peft import LoraConfig
 
-    if not weights:
-        raise InputError("the allocation has no module edge with rank > 0: nothing to export to PEFT")
-    from .harness.loop import head_modules
-
-    heads = list(head_modules(model))
-    return LoraConfig(r=max(w["r"] for w in weights.values()), lora_alpha=1.0, lora_dropout=0.0,
-                      target_modules=sorted(weights), fan_in_fan_out=fan_in_fan_out,
-                      rank_pattern={re.escape(p): w["r"] for p, w in weights.items()},
-                      alpha_pattern={re.escape(p): w["alpha"] for p, w in weights.items()},
+    mods, heads = folded["modules"], list(head_modules(model))
+    return LoraConfig(r=folded["r"], lora_alpha=folded["lora_alpha"], use_rslora=folded["use_rslora"],
+                      lora_dropout=0.0, target_modules=sorted(mods), fan_in_fan_out=fan_in_fan_out,
+                      rank_pattern={re.escape(p): w["r"] for p, w in mods.items()},
+                      alpha_pattern={re.escape(p): w["alpha"] for p, w in mods.items()},
                       modules_to_save=heads or None)
+
+
+def vllm_max_lora_rank(r: int) -> int | None:
+    """The smallest value vLLM accepts for ``--max-lora-rank`` that holds rank ``r``."""
+    return next((v for v in VLLM_MAX_LORA_RANKS if v >= r), None)
 
 
 def _is_conv1d(model) -> bool:
     return any(type(m).__name__ == "Conv1D" for m in model.modules())
 
 
-def export_peft(model, handle, out_dir, *, drop_shortcuts: bool = False, fresh_model=None) -> dict:
-    """Write ``handle``'s module edges (on ``model``) as a PEFT adapter in ``out_dir``; detaches
-    ``handle``. With ``fresh_model`` (an untouched copy of the base model), the export is loaded
-    back and checked. Returns ``(summary, the PeftModel built on model)``."""
+def _outputs(model, ids) -> torch.Tensor:
+    """The model's logits (or first output, e.g. ``last_hidden_state``) on ``ids``, in eval mode."""
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(input_ids=ids)
+    finally:
+        model.train(was)
+    logits = getattr(out, "logits", None)
+    return (logits if logits is not None else out[0]).float()
+
+
+def _probe_ids(model):
+    """One fixed sequence of 8 token ids (batch 1: models without a pad token accept it)."""
+    vocab = getattr(getattr(model, "config", None), "vocab_size", None)
+    if not vocab:
+        return None
+    device = next(model.parameters()).device
+    return torch.randint(0, int(vocab), (1, 8), generator=torch.Generator().manual_seed(0)).to(device)
+
+
+def export_peft(model, handle, out_dir, *, drop_shortcuts: bool = False, fresh_model=None,
+                scaling: str = "lora", alpha: float | None = None) -> tuple:
+    """Write ``handle``'s module edges (on ``model``) as a serving-safe PEFT adapter in
+    ``out_dir``; detaches ``handle``. ``scaling`` (``"lora"`` or ``"rslora"``) and ``alpha`` set
+    the top-level ``use_rslora`` and ``lora_alpha`` (default: the largest rank); pass the
+    training ones to keep B unchanged on full-rank modules. Any choice gives the same function.
+    With ``fresh_model`` (an untouched copy of the base model), the export is loaded back and
+    checked. Returns ``(summary, the PeftModel built on model)``."""
     from peft import get_peft_model
 
     dropped = shortcut_edges(handle)
@@ -81,8 +173,12 @@ def export_peft(model, handle, out_dir, *, drop_shortcuts: bool = False, fresh_m
             "into another, and PEFT's LoraConfig can only adapt a module's own input to its output, so plain PEFT "
             "cannot hold them. Keep this allocation in the rankscope format (the run's adapter/ directory, "
             "rs.load_adapters), or pass --drop-shortcuts to export only the module edges (outputs will differ)")
-    weights = peft_weights(handle)
-    config = lora_config(weights, model, fan_in_fan_out=_is_conv1d(model))
+    folded = fold(module_weights(handle), scaling=scaling, alpha=alpha)
+    weights = folded["modules"]
+    config = lora_config(folded, model, fan_in_fan_out=_is_conv1d(model))
+    probe = None
+    if fresh_model is not None and not dropped and (ids := _probe_ids(model)) is not None:
+        probe = (ids, _outputs(model, ids))  # rankscope's outputs, before detaching
     handle.detach()
     pm = get_peft_model(model, config)
     placed = set()
@@ -97,18 +193,28 @@ def export_peft(model, handle, out_dir, *, drop_shortcuts: bool = False, fresh_m
         raise InputError(f"PEFT did not adapt {sorted(set(weights) - placed)[:4]}: unsupported module type")
     pm.save_pretrained(str(out_dir))
     summary = {"modules": len(weights), "dropped_shortcuts": dropped, "params": sum(
-        w["r"] * (w["A"].shape[1] + w["B"].shape[0]) for w in weights.values())}
+        w["r"] * (w["A"].shape[1] + w["B"].shape[0]) for w in weights.values()),
+        "max_rank": folded["r"], "min_rank": min(w["r"] for w in weights.values()),
+        "lora_alpha": folded["lora_alpha"], "use_rslora": folded["use_rslora"], "scale": folded["scale"],
+        "vllm_max_lora_rank": vllm_max_lora_rank(folded["r"]), "modules_to_save": config.modules_to_save or []}
     if fresh_model is not None:
-        check_round_trip(fresh_model, out_dir, weights)
+        check_round_trip(fresh_model, out_dir, folded, probe)
         summary["round_trip"] = "ok"
     return summary, pm
 
 
-def check_round_trip(fresh_model, out_dir, weights: dict) -> None:
-    """Load the export with PEFT; every targeted module must have its r and α/r, and every
-    pattern key must match exactly one module."""
+def check_round_trip(fresh_model, out_dir, folded: dict, probe=None) -> None:
+    """Load the export with PEFT and check it is serving-safe and faithful: the top-level
+    ``lora_alpha``/``r`` give the global scale s; every targeted module has its r and scaling
+    s; every pattern key matches exactly one module; on ``probe = (ids, rankscope's outputs)``
+    the outputs agree."""
     from peft import PeftModel
 
+    weights, s = folded["modules"], folded["scale"]
+    written = json.loads((Path(out_dir) / "adapter_config.json").read_text())
+    s_written = global_scale(written["r"], written["lora_alpha"], bool(written.get("use_rslora")))
+    if abs(s_written - s) > 1e-6 * s:
+        raise InputError(f"PEFT export check: top-level lora_alpha/r give scale {s_written}, expected {s}")
     pm = PeftModel.from_pretrained(fresh_model, str(out_dir))
     cfg = pm.peft_config["default"]
     names = [n.removeprefix("base_model.model.") for n, _ in pm.named_modules()]
@@ -120,11 +226,17 @@ def check_round_trip(fresh_model, out_dir, weights: dict) -> None:
     for name, mod in pm.named_modules():
         path = name.removeprefix("base_model.model.")
         if path in weights and hasattr(mod, "r") and "default" in getattr(mod, "r", {}):
-            want = weights[path]
-            if mod.r["default"] != want["r"] or abs(mod.scaling["default"] - want["alpha"] / want["r"]) > 1e-6 * max(
-                    1.0, abs(want["alpha"] / want["r"])):
-                raise InputError(f"PEFT export check: {path} loaded with r={mod.r['default']}, scaling "
-                                 f"{mod.scaling['default']}; expected r={want['r']}, scaling {want['alpha'] / want['r']}")
+            r, scaling = mod.r["default"], mod.scaling["default"]
+            if r != weights[path]["r"] or abs(scaling - s) > 1e-6 * s:
+                raise InputError(f"PEFT export check: {path} loaded with r={r}, scaling {scaling}; "
+                                 f"expected r={weights[path]['r']}, scaling {s} (the global scale)")
             seen.add(path)
     if seen != set(weights):
         raise InputError(f"PEFT export check: {sorted(set(weights) - seen)[:4]} not adapted after reload")
+    if probe is not None:
+        ids, want = probe
+        got = _outputs(pm, ids.to(next(pm.parameters()).device))
+        tol = 1e-4 if next(pm.parameters()).dtype in (torch.float32, torch.float64) else 2e-2  # bf16, fp16
+        err = float((got - want).abs().max())
+        if not err <= tol * (1.0 + float(want.abs().max())):
+            raise InputError(f"PEFT export check: PEFT's outputs differ from rankscope's by {err:.3g}")

@@ -4,18 +4,21 @@
     model = cb.prepare(model, total_steps=trainer_max_steps)   # before Trainer(...): attaches the supernet
     trainer = Trainer(model=model, args=args, ..., callbacks=[cb])
     trainer.train()                                            # pruning happens inside
-    cb.allocation                                              # the final ranks; cb.handle.save(DIR)
+    cb.allocation, cb.describe()                               # the final ranks, the decisions
+    rs.save_adapters(cb.handle, DIR)
 
 When each part fires, mapped onto the harness's hook protocol (:mod:`rankscope.harness.hooks`):
 
 ==========================  =======================================================================
 Trainer event               what the callback does
 ==========================  =======================================================================
-``prepare`` (yours)         builds the space, parses the budget, asks the allocator for its
-                            supernet and attaches it (so the Trainer's optimizer includes it); SVD
-                            forms get the orthogonality term added to the model's ``loss`` output
-``on_train_begin``          checks the Trainer runs exactly ``total_steps`` optimizer steps, builds
-                            the allocator's step hook
+``prepare`` (yours)         builds the space, parses the budget, asks the allocator for its plan
+                            (through :class:`CallbackTrainer`, the same trainer protocol as
+                            ``rankscope search``) and attaches its supernet (so the Trainer's
+                            optimizer includes it); SVD forms get the orthogonality term added to
+                            the model's ``loss`` output
+``on_train_begin``          checks the Trainer runs exactly ``total_steps`` optimizer steps, starts
+                            the plan's step hook
 ``on_optimizer_step``       once per OPTIMIZER step (never per micro-batch): after
                             ``optimizer.step()``, before ``zero_grad``, so gradients are still there
 ``on_train_end``            fails loudly (:class:`~rankscope.errors.TrainingError`) if training ended
@@ -23,8 +26,8 @@ Trainer event               what the callback does
 ==========================  =======================================================================
 
 Differences from ``rankscope search``: the Trainer owns the optimizer, so adapters are not
-compacted during training (``compact`` is turned off; ``handle.save`` slices masked ranks away
-at the end), and the learning-rate scheduler steps after the hook rather than before it.
+compacted during training (``compact`` is turned off; ``rs.save_adapters`` slices masked ranks
+away at the end), and the learning-rate scheduler steps after the hook rather than before it.
 ``proxy-dynamic`` scores on K batches of the training set you pass to ``prepare`` (with your
 collator), using the model's own loss; it runs in one process. Under ``torchrun`` /
 ``accelerate launch`` (the Trainer's DDP) every decision is made on rank 0 and broadcast
@@ -34,6 +37,7 @@ collator), using the model's own loss; it runs in one process. Under ``torchrun`
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 
 from transformers import TrainerCallback
 
@@ -43,7 +47,7 @@ from .attach import attach
 from .budget import Budget
 from .errors import InputError, TrainingError
 from .harness.hooks import TrainState
-from .harness.loop import head_modules
+from .models import head_modules
 
 log = logging.getLogger(__name__)
 SUPPORTED = ("salient", "adalora", "proxy-dynamic")
@@ -67,20 +71,10 @@ class _ModelLoss:
                          "use a gradient proxy (grad_norm, snip, fisher, spectral, …) or `rankscope search`")
 
 
-class _TrainerData:
-    """Scoring data from the user's training set: rows reduced to what ``model.forward`` accepts
-    (as the Trainer's ``remove_unused_columns``), batched by the user's collator."""
-
-    def __init__(self, dataset, collator, model):
-        import inspect
-
-        accepted = set(inspect.signature(model.forward).parameters) | {"labels", "label", "label_ids"}
-        self.train = _Rows(dataset, accepted)
-        self.collate = collator
-        self.objective = _ModelLoss()
-
-
 class _Rows:
+    """The user's training rows reduced to what ``model.forward`` accepts (as the Trainer's
+    ``remove_unused_columns``)."""
+
     def __init__(self, dataset, accepted):
         self.dataset, self.accepted = dataset, accepted
 
@@ -91,39 +85,78 @@ class _Rows:
         return {k: v for k, v in self.dataset[i].items() if k in self.accepted}
 
 
-class _Schedule:
-    """The part of the harness an in-training allocator asks about: the run's length and, for
-    ``proxy-dynamic``, the scoring data, batch size and the model's device."""
+class CallbackTrainer:
+    """The :class:`~rankscope.allocators.Trainer` protocol inside a ``transformers.Trainer`` run.
 
-    def __init__(self, total_steps: int, model, task=None, batch_size: int = 8):
-        self._total, self._model, self.task = total_steps, model, task
-        self.cfg = self
-        self.batch_size = batch_size
+    The Trainer owns the training loop, so :meth:`train` refuses (an allocator that trains before
+    it proposes, a warm-up or an outer search, cannot run here), and the head is the Trainer's to
+    keep (:meth:`restore_head` does nothing). The run's length is what ``prepare`` was told;
+    ``steps_per_epoch`` is known once the Trainer starts (the hook reads it from its state).
+    Scoring batches are K seeded draws from the training set and collator given to ``prepare``,
+    scored with the model's own loss."""
+
+    def __init__(self, total_steps: int, model, dataset=None, collator=None, batch_size: int = 8):
+        import inspect
+
+        self._total, self._model, self._batch_size = total_steps, model, batch_size
+        self.objective = _ModelLoss()
+        self._rows = None
+        if dataset is not None:
+            accepted = set(inspect.signature(model.forward).parameters) | {"labels", "label", "label_ids"}
+            self._rows, self._collate = _Rows(dataset, accepted), collator
+
+    @property
+    def total_steps(self) -> int:
+        return self._total
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self._total  # a lower bound until the Trainer starts; hooks read state.steps_per_epoch
+
+    @property
+    def batch_size(self) -> int:
+        return self._batch_size
 
     @property
     def device(self) -> str:
         return str(next(self._model.parameters()).device)
 
-    def total_steps(self) -> int:
-        return self._total
+    @property
+    def train_size(self) -> int:
+        return len(self._rows) if self._rows is not None else 0
+
+    def train(self, allocation, hook=None, **kw):
+        raise InputError("inside a Trainer callback the Trainer trains: allocators that train before they "
+                         "propose (a proxy warm-up, an outer search) need `rankscope search`")
+
+    def scoring_batches(self, n: int, data: str = "sample", seed: int = 0) -> list:
+        from .scoring import scoring_batches
+
+        if self._rows is None:
+            raise InputError("proxy-dynamic scores the edges on batches of your training data: call "
+                             "prepare(model, total_steps, train_dataset=..., data_collator=...)")
+        rows = SimpleNamespace(train=self._rows, collate=self._collate)  # what scoring_batches samples from
+        return scoring_batches(rows, n, self._batch_size, data=data, seed=seed)
+
+    def restore_head(self) -> None:
+        """Nothing to restore: the head trains with the Trainer."""
 
 
 class RankscopeCallback(TrainerCallback):
     def __init__(self, allocator, space, budget, *, options: dict | None = None, alpha=None,
                  scaling: str = "lora", orth_reg: float = 0.5, seed: int = 0):
         self.allocator = ALLOCATORS.get(allocator)(**(options or {})) if isinstance(allocator, str) else allocator
-        name = getattr(self.allocator, "name", type(self.allocator).__name__)
-        if not isinstance(self.allocator, Allocator) or type(self.allocator).step_hook is Allocator.step_hook:
-            raise InputError(f"RankscopeCallback needs an in-training allocator ({', '.join(SUPPORTED)}); {name!r} "
-                             "decides before training: use `rankscope search` or attach its proposal yourself")
+        if not isinstance(self.allocator, Allocator):
+            raise InputError(f"RankscopeCallback needs an Allocator or a registered name, got {allocator!r}")
+        name = self.allocator.name or type(self.allocator).__name__
         if name not in SUPPORTED:
-            raise InputError(f"{name!r} is not supported in the Trainer callback; supported: "
-                             f"{', '.join(SUPPORTED)}. Use `rankscope search` for it")
-        if getattr(getattr(self.allocator, "opts", None), "compact", False):
+            raise InputError(f"RankscopeCallback needs an in-training allocator ({', '.join(SUPPORTED)}); {name!r} "
+                             "is not one of them: use `rankscope search`, or attach its proposal yourself")
+        if getattr(self.allocator.opts, "compact", False):
             self.allocator.opts.compact = False  # the Trainer owns the optimizer: no mid-run rebuild
         self.space, self.budget_spec, self.alpha, self.scaling = space, budget, alpha, scaling
         self.orth_reg, self.seed = orth_reg, seed
-        self.handle = self.ctx = self.hook = self.state = None
+        self.handle = self.plan = self.hook = self.state = None
         self.total_steps = 0
 
     # ------------------------------------------------------------------------------ set-up
@@ -141,18 +174,17 @@ class RankscopeCallback(TrainerCallback):
         space = self.space if not isinstance(self.space, str) else SPACES.get(self.space)(model)
         budget = self.budget_spec if isinstance(self.budget_spec, Budget) else Budget.parse(self.budget_spec, space)
         self.total_steps = total_steps
-        task = None
-        if self.allocator.name == "proxy-dynamic":
-            if train_dataset is None or data_collator is None:
-                raise InputError("proxy-dynamic scores the edges on batches of your training data: call "
-                                 "prepare(model, total_steps, train_dataset=..., data_collator=...)")
-            task = _TrainerData(train_dataset, data_collator, model)
-        harness = _Schedule(total_steps, model, task, batch_size)
-        self.ctx = AllocationContext(space, budget, model, None, harness, self.seed,
-                                     attach_options={"alpha": self.alpha, "scaling": self.scaling}, progress=False)
-        supernet = self.allocator.propose(self.ctx)
-        self.handle = attach(model, space, supernet, form=self.allocator.form, seed=self.seed,
-                             alpha=self.alpha, scaling=self.scaling)
+        if self.allocator.name == "proxy-dynamic" and (train_dataset is None or data_collator is None):
+            raise InputError("proxy-dynamic scores the edges on batches of your training data: call "
+                             "prepare(model, total_steps, train_dataset=..., data_collator=...)")
+        trainer = CallbackTrainer(total_steps, model, train_dataset, data_collator, batch_size)
+        self.plan = self.allocator.propose(AllocationContext(space, budget, model, trainer, self.seed, progress=False))
+        if self.plan.hook is None:
+            raise InputError(f"{self.allocator.name!r} decides before training: use `rankscope search`, or "
+                             "attach its proposal yourself")
+        self.hook = self.plan.hook
+        self.handle = attach(model, space, self.plan.allocation, seed=self.seed, alpha=self.alpha,
+                             scaling=self.scaling)
         for child in head_modules(model).values():  # the task head trains with the adapters
             child.requires_grad_(True)
         if self.handle.form == "svd" and self.orth_reg > 0:
@@ -177,7 +209,6 @@ class RankscopeCallback(TrainerCallback):
             raise InputError("proxy-dynamic scores with extra backward passes, which DDP's gradient hooks do not "
                              "allow inside the Trainer: run it in one process, or use `torchrun -m rankscope.cli "
                              "search --allocator proxy-dynamic` (data-parallel, decisions on rank 0)")
-        self.hook = self.allocator.step_hook(self.ctx)
         batches = len(train_dataloader) if train_dataloader is not None else state.max_steps
         self.state = TrainState(model, self.handle, optimizer, lr_scheduler, self.total_steps,
                                 max(1, batches // max(1, args.gradient_accumulation_steps)))
@@ -199,3 +230,7 @@ class RankscopeCallback(TrainerCallback):
     def allocation(self):
         """The allocation the masks describe now (the final one after training)."""
         return self.handle.allocation
+
+    def describe(self) -> dict:
+        """What the allocator decided (prune events, reallocations, …), as ``result.json`` records it."""
+        return self.plan.describe() if self.plan is not None else {}

@@ -57,12 +57,36 @@ def _load_pretrained(path: str, num_labels, trust_remote_code: bool, **kw):
 
     tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, **kw)
     if num_labels is None:
-        model = AutoModel.from_pretrained(path, trust_remote_code=trust_remote_code, **kw)
+        with _quiet_transformers():
+            model = AutoModel.from_pretrained(path, trust_remote_code=trust_remote_code, **kw)
     else:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            path, num_labels=num_labels, trust_remote_code=trust_remote_code,
-            problem_type="regression" if num_labels == 1 else None, **kw)
+        with _quiet_transformers():  # its multi-line "newly initialized" report: one line of ours
+            model = AutoModelForSequenceClassification.from_pretrained(
+                path, num_labels=num_labels, trust_remote_code=trust_remote_code,
+                problem_type="regression" if num_labels == 1 else None, **kw)
+        fresh = sorted(head_modules(model))
+        log.info("new task head initialised (%s, %d label%s): it trains with the adapters",
+                 ", ".join(fresh) or "head", num_labels, "s" * (num_labels != 1))
     return model, tok
+
+
+class _quiet_transformers:
+    """Silence transformers' warnings and progress bars while a model loads: a new task head is
+    expected, not news, and its report is replaced by one line of ours."""
+
+    def __enter__(self):
+        from transformers.utils import logging as tf_logging
+
+        self.level, self.bars = tf_logging.get_verbosity(), tf_logging.is_progress_bar_enabled()
+        tf_logging.set_verbosity_error()
+        tf_logging.disable_progress_bar()  # and its per-tensor "Loading weights" bar
+
+    def __exit__(self, *exc):
+        from transformers.utils import logging as tf_logging
+
+        tf_logging.set_verbosity(self.level)
+        if self.bars:
+            tf_logging.enable_progress_bar()
 
 
 def _tiny(config_cls_name: str, **cfg):
@@ -99,6 +123,15 @@ MODELS.register("tiny-llama", _tiny("LlamaConfig", hidden_size=32, intermediate_
 MODELS.register("tiny-opt", _tiny("OPTConfig", hidden_size=32, ffn_dim=64, word_embed_proj_dim=32,
                                   **_SMALL))
 MODELS.register("tiny-gpt2", _tiny("GPT2Config", n_embd=32, n_layer=2, n_head=2))
+
+
+def head_modules(model) -> dict:
+    """The task head, ``{name: module}``: top-level ``classifier``/``score`` (and DeBERTa's
+    freshly initialised ``pooler``) of a sequence-classification model. It trains beside the
+    adapters, is saved with them, and goes to PEFT as ``modules_to_save``."""
+    deberta = getattr(getattr(model, "config", None), "model_type", None) == "deberta-v2"
+    return {name: child for name, child in model.named_children()
+            if name in ("classifier", "score") or (name == "pooler" and deberta)}
 
 
 def load_model(name: str = "minilm", num_labels: int | None = None, *,

@@ -10,7 +10,16 @@ output), PEFT's own rules decide its rank:
 
 Shortcut edges have no PEFT counterpart and get rank 0. A targeted module whose rank exceeds the
 edge's ``max_rank`` is an error (build the space with a larger ``max_rank``); a config that
-targets no edge of the space is an error naming what it targets.
+targets no edge of the space is an error naming what it targets. A saved adapter directory
+(``adapter_config.json``), a ``LoraConfig`` or an ``AdaLoraConfig`` all work:
+
+>>> import peft, rankscope as rs
+>>> model, _ = rs.load_model("tiny-bert", 2)
+>>> space = rs.build_space("lora", model)
+>>> config = peft.LoraConfig(r=4, target_modules=["query", "value"], rank_pattern={"value": 8})
+>>> alloc = rs.allocation_from_peft(config, space)
+>>> sorted({(space.edge(e).type, r) for e, r in alloc.active.items()})
+[('query', 4), ('value', 8)]
 """
 
 from __future__ import annotations

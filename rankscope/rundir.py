@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .errors import InputError
-from .io import atomic_write_text
+from .io import atomic_write_text, read_json
 
 
 def default_out(cfg, persistent: bool = False) -> Path:
@@ -89,10 +89,12 @@ def write_run(out: Path, result: dict, allocation_json: str, config_toml: str, o
 
 
 def load_result(run_dir) -> dict:
+    """The ``result.json`` of a run directory, checked to be a rankscope result (schema 1)."""
+    from .result import SearchResult
+
     path = Path(run_dir) / "result.json"
     if not path.is_file():
         raise InputError(f"{run_dir} is not a run directory (no result.json)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path} is not valid JSON: {exc}") from None
+    data = read_json(path, "a rankscope result.json")
+    SearchResult.from_dict(data, source=str(path))
+    return data

@@ -1,14 +1,26 @@
-"""SearchConfig: every setting of one ``rankscope search`` run, and its TOML round trip.
+"""SearchConfig: every setting of one run, in one dataclass, and its TOML round trip.
 
-Precedence: built-in defaults < ``--config FILE.toml`` < flags given on the command line. The run
-directory's ``config.toml`` holds the fully resolved settings, so
-``rankscope search --config RUN/config.toml`` repeats the run exactly. Unknown keys are an error.
+Every hyper-parameter is defined here once, with its help text in the field's metadata: the CLI
+builds its ``search`` flags from these fields (:mod:`rankscope.cli.search`), and the harness
+trains with the resolved config itself, so a default, a flag and its help cannot drift apart.
+
+Precedence: built-in defaults < ``--config FILE.toml`` < flags given on the command line.
+Task-dependent defaults (``None`` below) come from :data:`TASK_DEFAULTS` in :meth:`resolved`.
+The run directory's ``config.toml`` holds the fully resolved settings, so
+``rankscope search --config RUN/config.toml`` repeats the run exactly. Unknown keys are an
+error; the values are checked by :func:`rankscope.validate.validate`.
+
+>>> cfg = SearchConfig(task="mrpc").resolved()
+>>> cfg.lr, cfg.epochs, cfg.max_steps
+(0.0005, 3.0, None)
+>>> SearchConfig(max_steps=30).resolved().max_steps
+30
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 
 import tomli_w
 
@@ -21,43 +33,91 @@ TASK_DEFAULTS = {
 }
 
 
+# Named presets: a preset fills the settings a run leaves at their defaults (flags and config files
+# win). "quick" is a short variant of the planted task for a first result in a few minutes; the
+# calibrated planted task (200 steps, 1024/512 rows, README "The planted-structure task") is the
+# default, also named "calibrated".
+PRESETS = {
+    "quick": {"max_steps": 60, "eval_every": 30, "planted": {"n_train": 512, "n_dev": 256}},
+    "calibrated": {},
+}
+
+
+def setting(default=None, help: str = "", *, flag: bool = True, factory=None):
+    """A config field with its CLI help; ``flag=False``: set only through ``--config`` / ``-o``."""
+    meta = {"help": help, "flag": flag}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def task_kind(task: str) -> str:
+    return "planted" if task == "planted" else "glue"
+
+
 @dataclass
 class SearchConfig:
-    space: str = "shortcuts"
-    allocator: str = "uniform"
-    model: str = "minilm"
-    task: str = "planted"
-    data_dir: str | None = None
-    budget: str | None = None  # default: "r2"; on the planted task, the planted parameter count
-    seed: int = 0
-    epochs: float | None = None
-    max_steps: int | None = None
-    lr: float | None = None
-    batch_size: int | None = None
-    max_len: int | None = None
-    max_train_samples: int | None = None
-    eval_every: int = 0
-    warmup_ratio: float = 0.06
-    weight_decay: float = 0.01
-    orth_reg: float = 0.5
-    alpha: float | None = None
-    # α of SVD-form adapters only (salient, adalora); None: ``alpha``, else the paper's 32. A
-    # larger value speeds SVD-form learning on short schedules (README, "SalientLoRA and AdaLoRA")
-    svd_alpha: float | None = None
-    scaling: str | None = None  # "lora" (alpha/r) or "rslora" (alpha/sqrt(r)); task default
-    max_rank: int = 64
-    baseline: list = field(default_factory=list)
-    device: str = "cpu"
-    trust_remote_code: bool = False
-    allocator_options: dict = field(default_factory=dict)
-    planted: dict = field(default_factory=dict)
+    preset: str | None = setting(None, "Named settings: quick (planted task, 60 steps, 512/256 rows: a first "
+                                       "result in minutes) or calibrated (the frozen planted defaults).")
+    space: str = setting("shortcuts", "Search space (rankscope ls spaces).")
+    allocator: str = setting("uniform", "Allocator (rankscope ls allocators).")
+    model: str = setting("minilm", "Model alias (rankscope ls models), hub id or local path.")
+    task: str = setting("planted", "Task (rankscope ls tasks); planted is the offline ground truth.")
+    data_dir: str | None = setting(None, "GLUE v1 TSV directory (else $RANKSCOPE_GLUE_DIR), or a custom task's "
+                                         "directory (train/dev .csv|.jsonl).")
+    budget: str | None = setting(None, "Adapter parameters: 250k, 1.2M, 300000 or rN (= uniform rank N). "
+                                       "Default: r2; planted: the planted parameter count.")
+    seed: int = setting(0, "Seed for data order, initialisation and allocation.")
+    epochs: float | None = setting(None, "Training epochs (ignored when --max-steps is set).")
+    max_steps: int | None = setting(None, "Optimizer steps; overrides --epochs.")
+    lr: float | None = setting(None, "Peak AdamW learning rate (linear warm-up, then linear decay).")
+    batch_size: int | None = setting(None, "Training batch size.")
+    eval_batch_size: int = setting(64, "Evaluation batch size.")
+    max_len: int | None = setting(None, "Truncate inputs to this many tokens.")
+    max_train_samples: int | None = setting(None, "Train on a seeded random subset of this many examples.")
+    eval_every: int = setting(0, "Evaluate on dev every N steps (0: about ten times per run).")
+    eval_subset: int = setting(256, "Intermediate evaluations use a fixed seeded subset of this many dev rows "
+                                    "(0: all); the final evaluation always uses all of dev.")
+    warmup_ratio: float = setting(0.06, "Share of the steps spent warming the learning rate up.")
+    weight_decay: float = setting(0.01, "AdamW weight decay of matrices (biases and λ get none).")
+    max_grad_norm: float = setting(1.0, "Clip the gradient norm to this (0: no clipping).")
+    orth_reg: float = setting(0.5, "SVD-form orthogonality coefficient c (loss + c·R; salient, adalora).")
+    alpha: float | None = setting(None, "LoRA alpha of every edge (default: 16 on modules, 4 on shortcuts; "
+                                        "SVD form 32).")
+    # α of SVD-form adapters only; a larger value speeds SVD-form learning on short schedules
+    # (README, "SalientLoRA and AdaLoRA")
+    svd_alpha: float | None = setting(None, "Alpha of SVD-form adapters only (salient, adalora); default: "
+                                            "--alpha, else 32 (the paper's).")
+    scaling: str | None = setting(None, "Adapter scaling: lora (alpha/r, as PEFT) or rslora (alpha/sqrt(r)).")
+    max_rank: int = setting(64, "Largest rank any edge may take.")
+    baseline: list = setting(help="Also train this baseline at the same budget (uniform); repeatable.",
+                             factory=list)
+    device: str = setting("cpu", "cpu, cuda or cuda:N.")
+    trust_remote_code: bool = setting(False, "Allow model code from the hub (off unless asked).")
+    allocator_options: dict = setting(help="Allocator options (-o KEY=VALUE).", flag=False, factory=dict)
+    planted: dict = setting(help="Planted-task options ([planted] table of a config file).", flag=False,
+                            factory=dict)
 
     @classmethod
     def keys(cls) -> list[str]:
         return [f.name for f in fields(cls)]
 
     @classmethod
+    def help_text(cls, name: str) -> str:
+        """A field's help, with its default (and the task defaults) appended: the CLI's ``--help``."""
+        f = next(f for f in fields(cls) if f.name == name)
+        per_task = [f"{kind} {d[name]}" for kind, d in TASK_DEFAULTS.items() if name in d]
+        if per_task:
+            return f"{f.metadata['help']} Default: {', '.join(per_task)}."
+        default = None if f.default is MISSING else f.default
+        if default is None or default == [] or isinstance(default, bool):
+            return f.metadata["help"]
+        return f"{f.metadata['help']} Default: {default}."
+
+    @classmethod
     def from_mapping(cls, data: dict, source: str = "config") -> "SearchConfig":
+        if not isinstance(data, dict):
+            raise InputError(f"{source}: expected a table of settings, got {type(data).__name__}")
         unknown = sorted(set(data) - set(cls.keys()))
         if unknown:
             raise InputError(f"{source}: unknown keys {unknown}; valid keys: {', '.join(cls.keys())}")
@@ -68,10 +128,12 @@ class SearchConfig:
         try:
             with open(path, "rb") as f:
                 data = tomllib.load(f)
-        except FileNotFoundError:
-            raise InputError(f"config file {path} does not exist") from None
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise InputError(f"config file {path} does not exist or is not a file") from None
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"config file {path} is not valid TOML: {exc}") from None
+        except UnicodeDecodeError:
+            raise InputError(f"config file {path} is not UTF-8 text") from None
         return cls.from_mapping(data, source=str(path))
 
     def merged(self, overrides: dict) -> "SearchConfig":
@@ -81,21 +143,25 @@ class SearchConfig:
         return SearchConfig.from_mapping(data)
 
     def resolved(self) -> "SearchConfig":
-        """Fill task-dependent defaults (steps, lr, batch size, max length)."""
-        kind = "planted" if self.task == "planted" else "glue"
+        """Fill the preset's settings, then task-dependent defaults (steps or epochs, lr, batch
+        size, max length, scaling), wherever a setting is still at its default."""
         data = asdict(self)
-        for k, v in TASK_DEFAULTS[kind].items():
+        defaults = {f.name: f.default for f in fields(self) if f.default is not MISSING}
+        for k, v in PRESETS.get(self.preset or "", {}).items():
+            if k == "planted":
+                data[k] = {**v, **data[k]}
+            elif data.get(k) == defaults.get(k) and not (k == "max_steps" and data.get("epochs") is not None):
+                data[k] = v
+        for k, v in TASK_DEFAULTS[task_kind(self.task)].items():
             if data.get(k) is None and not (k == "epochs" and data.get("max_steps") is not None):
                 data[k] = v
         return SearchConfig.from_mapping(data)
 
-    def train_config(self):
-        """The :class:`~rankscope.harness.config.TrainConfig` these settings describe (its own
-        defaults fill what is unset), so training hyper-parameters are defined in one place."""
-        from .harness.config import TrainConfig
-
-        names = {f.name for f in fields(TrainConfig)}
-        return TrainConfig(**{k: v for k, v in asdict(self).items() if k in names and v is not None})
+    def attach_options(self, form: str = "lora") -> dict:
+        """α and scaling for attaching adapters of ``form``: ``svd_alpha`` replaces ``alpha`` for
+        the SVD form."""
+        alpha = self.svd_alpha if form == "svd" and self.svd_alpha is not None else self.alpha
+        return {"alpha": alpha, "scaling": self.scaling or "lora"}
 
     def to_toml(self) -> str:
         """The settings as TOML, with any URL password in an option (``storage``) redacted: a

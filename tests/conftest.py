@@ -8,6 +8,12 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# the planted cache (rankscope.planted.cache) of this test session: never the user's, and fresh, so
+# every baseline a test checks is really trained (processes the tests start inherit it)
+if "RANKSCOPE_CACHE" not in os.environ:
+    import tempfile
+
+    os.environ["RANKSCOPE_CACHE"] = tempfile.mkdtemp(prefix="rankscope-test-cache-")
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # one thread per xdist worker (and per process a test starts): two workers with two torch
     # threads each on two cores spin against each other and run many times slower
@@ -69,3 +75,17 @@ def run_cli(capsys, *args):
     except SystemExit as exc:
         code = exc.code
     return code, capsys.readouterr().err
+
+
+def run_cli_out(capsys, *args):
+    """Run the ``rankscope`` CLI in-process; return (exit code, stdout, stderr)."""
+    from rankscope.cli import main
+
+    capsys.readouterr()  # drop what the test printed before
+    try:
+        main(list(map(str, args)))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

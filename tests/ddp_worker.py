@@ -1,5 +1,5 @@
 """One process of tests/test_distributed.py: train the in-training allocators on the tiny planted
-task through ``rankscope.search`` and write, per optimizer step, the masks this rank applied.
+task through ``rankscope.run`` and write, per optimizer step, the masks this rank applied.
 
     python tests/ddp_worker.py OUT_DIR [--disagree]
 
@@ -21,7 +21,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from rankscope import distributed  # noqa: E402
 from rankscope.allocators import adalora, proxy_dynamic, salient  # noqa: E402
 from rankscope.harness.hooks import StepHook  # noqa: E402
-from rankscope.search import Search, allocate_and_train, make_allocator  # noqa: E402
+from dataclasses import replace  # noqa: E402
+
+from rankscope.run import run  # noqa: E402
+from rankscope.session import Session  # noqa: E402
+from rankscope.validate import validate  # noqa: E402
 from rankscope.search_config import SearchConfig  # noqa: E402
 from rankscope.testing import SMALL_RUN  # noqa: E402
 
@@ -81,18 +85,23 @@ def main(out: Path, disagreeing: bool):
         # 64 examples in batches of 21: every 4th batch has ONE row, so rank 1 gets an empty shard
         cfg = SearchConfig(allocator=name, allocator_options=options,
                            **{**SMALL_RUN, "max_steps": 16, "batch_size": 21}).resolved()
-        search = Search(cfg, progress=False)
-        for m in search.model.modules():  # dropout draws per row: off, so sharded = full-batch exactly
+        session = Session(cfg, progress=False)
+        for m in session.model.modules():  # dropout draws per row: off, so sharded = full-batch exactly
             if isinstance(m, torch.nn.Dropout):
                 m.p = 0.0
-        allocator = make_allocator(cfg)
+        allocator = validate(cfg)
         recorders = []
-        inner_hook = allocator.step_hook
-        allocator.step_hook = lambda ctx: recorders.append(Recorder(inner_hook(ctx))) or recorders[-1]
-        trained, _ = allocate_and_train(search, allocator, name)
-        assert trained.failure is None, trained.failure
+        inner_propose = allocator.propose
+
+        def recorded(ctx, inner_propose=inner_propose):  # wrap the plan's hook to record every step
+            plan = inner_propose(ctx)
+            recorders.append(Recorder(plan.hook))
+            return replace(plan, hook=recorders[-1])
+        allocator.propose = recorded
+        result = run(session, allocator)
+        assert result.completed, result.failure
         record[name] = {"masks": recorders[0].steps, "losses": recorders[0].losses,
-                        "final": trained.allocation.ranks, "dev": trained.outcome.final}
+                        "final": result.final.ranks, "dev": result.metrics["final"]}
     (out / f"rank{distributed.rank()}.json").write_text(json.dumps(record))
 
 

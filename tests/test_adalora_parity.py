@@ -8,6 +8,8 @@ difference in the allocator: sensitivity/uncertainty EMAs, triplet scores, the c
 the ΔT interval and the final pattern.
 """
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -16,7 +18,7 @@ from conftest import make_tiny
 from rankscope.allocators.adalora import AdaLoRAAllocator
 from rankscope.budget import Budget
 from rankscope.harness.hooks import TrainState
-from rankscope.search import Search
+from rankscope.session import Session
 from rankscope.search_config import SearchConfig
 from rankscope.testing import SMALL_RUN
 
@@ -26,17 +28,17 @@ peft = pytest.importorskip("peft")
 @pytest.mark.parametrize("tinit,tfinal,deltaT", [(2, 3, 1), (1, 4, 3)])
 def test_adalora_masks_match_peft_every_step(tinit, tfinal, deltaT):
     T, init_r, target_r = 16, 4, 2
-    search = Search(SearchConfig(**{**SMALL_RUN, "space": "lora-qv", "max_steps": T}).resolved(), progress=False)
-    space = search.space
+    session = Session(SearchConfig(**{**SMALL_RUN, "space": "lora-qv", "max_steps": T}).resolved(), progress=False)
+    space = session.space
     cost = space.edges[0].cost(1, "svd")
     assert all(e.cost(1, "svd") == cost for e in space.edges)  # equal sizes: triplets ∝ parameters
     n_mod = len(space.edges)
-    ctx = search.context()
-    ctx.budget = Budget(target_r * n_mod * cost, "parity")  # PEFT's target_bgt = target_r × #matrices
-    alloc = AdaLoRAAllocator(init_rank=init_r, tinit=tinit, tfinal=tfinal, deltaT=deltaT)
-    handle = rs.attach(search.model, space, alloc.propose(ctx), form="svd")
-    hook = alloc.step_hook(ctx)
-    state = TrainState(search.model, handle, None, None, T, T)
+    # PEFT's target_bgt = target_r × #matrices
+    ctx = replace(session.context(), budget=Budget(target_r * n_mod * cost, "parity"))
+    plan = AdaLoRAAllocator(init_rank=init_r, tinit=tinit, tfinal=tfinal, deltaT=deltaT).propose(ctx)
+    handle = rs.attach(session.model, space, plan.allocation, form="svd")
+    hook = plan.hook
+    state = TrainState(session.model, handle, None, None, T, T)
     hook.on_train_begin(state)
 
     ref = make_tiny("bert")

@@ -82,9 +82,17 @@ def test_budget_below_cheapest_and_unparseable(space):
     for bad in ("lots", "1.2X", "-5", "r", "", "2.5.1k"):
         with pytest.raises(rs.BudgetError, match="does not parse; use '250k'"):
             rs.Budget.parse(bad, space)
-    assert rs.Budget.parse("1.2M", space).params == 1_200_000
-    assert rs.Budget.parse("250k", space).params == 250_000
-    assert rs.Budget.parse(300000, space).params == 300_000
+    assert rs.Budget.parse("0.0012M", space).params == 1_200
+    assert rs.Budget.parse("2.5k", space).params == 2_500
+    assert rs.Budget.parse(3000, space).params == 3_000
+    capacity = sum(e.cost(e.max_rank) for e in space.edges)
+    assert rs.Budget.parse(capacity, space).params == capacity  # every edge at its max rank: fits
+    for too_big in (capacity + 1, "1000G"):
+        with pytest.raises(rs.BudgetError, match=f"above what space 'shortcuts' can hold \\({capacity:,} parameters"):
+            rs.Budget.parse(too_big, space)
+    top = max(e.max_rank for e in space.edges)
+    with pytest.raises(rs.BudgetError, match=f"asks for rank 100000 on every edge.*at most rank {top}"):
+        rs.Budget.parse("r100000", space)
 
 
 def test_allocation_json_for_another_space(model, space, tmp_path):

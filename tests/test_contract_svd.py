@@ -32,9 +32,11 @@ def test_salient_prunes_on_the_window_schedule_then_compacts():
     assert [e["triplets"] for e in events] == sorted((e["triplets"] for e in events), reverse=True)
     assert rec["compacted_at"] == 9
     assert final.params <= result["budget"]["params"] and final.form == "svd"
-    # shortcut edges are salience units like any other edge
-    kinds = {e["kind"] for e in result["allocation"]["edges"] if e["rank"] > 0}
-    assert result["space"] == "shortcuts" and kinds
+    # shortcut edges are salience units like any other edge: both kinds are pruned below r0, and kept
+    edges = result["allocation"]["edges"]
+    kept = {e["kind"] for e in edges if e["rank"] > 0}
+    pruned = {e["kind"] for e in edges if e["rank"] < rec["init_rank"]}
+    assert result["space"] == "shortcuts" and kept == pruned == {"lora", "shortcut"}
     from rankscope.report.markdown import render_markdown
 
     md = render_markdown(result)

@@ -49,6 +49,7 @@ def two_ranks(tmp_path_factory):
     return _launch(tmp_path_factory.mktemp("ddp"), 2, "--disagree")
 
 
+@pytest.mark.slow  # starts two worker processes
 @pytest.mark.parametrize("name", ALLOCATORS)
 def test_both_ranks_apply_identical_masks_at_every_step(two_ranks, name):
     r0, r1 = two_ranks
@@ -64,6 +65,7 @@ def test_both_ranks_apply_identical_masks_at_every_step(two_ranks, name):
     assert live_ranks(a["masks"][-1]) < sum(len(m) for m in a["masks"][0])  # something was masked
 
 
+@pytest.mark.slow  # starts worker processes
 def test_two_processes_follow_the_single_process_run(two_ranks, tmp_path):
     (single,) = _launch(tmp_path, 1)
     assert single["world"] == 1
@@ -74,6 +76,7 @@ def test_two_processes_follow_the_single_process_run(two_ranks, tmp_path):
         assert two["losses"] == pytest.approx(one["losses"], rel=1e-3)
 
 
+@pytest.mark.slow  # launches torchrun
 def test_torchrun_search_writes_one_run_directory_from_rank_0(tmp_path):
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -99,6 +102,7 @@ def test_the_outer_search_refuses_to_run_under_a_launcher(capsys, tmp_path, monk
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow  # launches torchrun
 @pytest.mark.parametrize("allocator", ["adalora", "salient"])
 def test_trainer_callback_under_torchrun_applies_rank_0s_masks(tmp_path, allocator):
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import rankscope as rs
-from rankscope.allocators import ALLOCATORS, Allocator, uniform_allocation
+from rankscope.allocators import ALLOCATORS, Allocator, Plan, uniform_allocation
 from rankscope.harness.hooks import StepHook
 from rankscope.testing import run_small
 
@@ -34,11 +34,8 @@ class RecordingAllocator(Allocator):
     last = None
 
     def propose(self, ctx):
-        return uniform_allocation(ctx.space, ctx.budget)
-
-    def step_hook(self, ctx):
         RecordingAllocator.last = Recorder()
-        return RecordingAllocator.last
+        return Plan(uniform_allocation(ctx.space, ctx.budget), RecordingAllocator.last)
 
 
 class PoisonAllocator(Allocator):
@@ -47,15 +44,12 @@ class PoisonAllocator(Allocator):
     name = "test-poison"
 
     def propose(self, ctx):
-        return uniform_allocation(ctx.space, ctx.budget)
-
-    def step_hook(self, ctx):
         class Poison(StepHook):
             def on_step_end(self, step, state):
                 if step == 3:
                     with torch.no_grad():
                         next(iter(state.handle.parameters())).fill_(float("inf"))
-        return Poison()
+        return Plan(uniform_allocation(ctx.space, ctx.budget), Poison())
 
 
 ALLOCATORS.register("test-recording", RecordingAllocator, overwrite=True)
@@ -103,19 +97,16 @@ def test_compaction_mid_training_keeps_function_and_optimizer_state():
         hook = None
 
         def propose(self, ctx):
-            return rs.Allocation.uniform(ctx.space, 2)
-
-        def step_hook(self, ctx):
             h = Compactor()
-            probe = ctx.harness.task.collate(ctx.harness.task.dev[:4])
+            probe = ctx.trainer.scoring_batches(1, data="first")[0]
             orig = h.on_step_end
 
             def wrapped(step, state):
-                state.extras["probe"] = probe
+                state.extras["probe"] = {k: v[:4] for k, v in probe.items()}
                 orig(step, state)
             h.on_step_end = wrapped
             CompactingAllocator.hook = h
-            return h
+            return Plan(rs.Allocation.uniform(ctx.space, 2), h)
 
     ALLOCATORS.register("test-compact", CompactingAllocator, overwrite=True)
     result, final, _ = run_small("test-compact", budget="r2")
@@ -129,8 +120,8 @@ def test_compaction_mid_training_keeps_function_and_optimizer_state():
 def test_a_proxy_scored_after_a_training_sees_the_untrained_head():
     """Benchmarks score several allocators on one loaded model: the task head a run trained must
     not leak into the next proposal's scores."""
-    from rankscope.search import Search
     from rankscope.search_config import SearchConfig
+    from rankscope.session import Session
     from rankscope.testing import SMALL_RUN
 
     import os
@@ -139,18 +130,16 @@ def test_a_proxy_scored_after_a_training_sees_the_untrained_head():
     glue = Path(os.environ.get("RANKSCOPE_GLUE_DIR", Path(__file__).resolve().parents[2] / "shared/data/glue"))
     if not (glue / "MRPC").is_dir():
         pytest.skip(f"GLUE data not found at {glue} (set RANKSCOPE_GLUE_DIR)")
-    search = Search(SearchConfig(**{**SMALL_RUN, "task": "mrpc", "data_dir": str(glue), "max_train_samples": 64,
-                                    "max_len": 24}).resolved(), progress=False)
+    session = Session(SearchConfig(**{**SMALL_RUN, "task": "mrpc", "data_dir": str(glue), "max_train_samples": 64,
+                                      "max_len": 24}).resolved(), progress=False)
 
     def scores():
         allocator = ALLOCATORS.get("proxy-static")(proxy="grad_norm", n_batches=2)
-        allocator.propose(search.context())
-        return allocator.describe()["scores"]["grad_norm"]
+        return allocator.propose(session.context()).describe()["scores"]["grad_norm"]
     before = scores()
-    head = search.model.classifier.weight.detach().clone()
-    trained = search.train(search.uniform(), "lora")
-    assert trained.failure is None
-    assert torch.equal(search.model.classifier.weight, head)  # trained, then put back
+    head = session.model.classifier.weight.detach().clone()
+    session.train(session.uniform())
+    assert torch.equal(session.model.classifier.weight, head)  # trained, then put back
     after = scores()
     assert after.keys() == before.keys()
     assert [after[k] for k in before] == pytest.approx([before[k] for k in before], rel=1e-4)
@@ -159,11 +148,12 @@ def test_a_proxy_scored_after_a_training_sees_the_untrained_head():
 def test_svd_alpha_scales_svd_form_adapters_only():
     """``svd_alpha`` sets α of the SVD-form supernet (salient, adalora); LoRA-form runs in the same
     search keep ``alpha`` (here the default 16 / 4, over rslora's √r on the planted task)."""
-    from rankscope.search import Search, check_names
     from rankscope.search_config import SearchConfig
+    from rankscope.session import Session
     from rankscope.testing import SMALL_RUN
+    from rankscope.validate import check_settings
 
-    search = Search(SearchConfig(**SMALL_RUN, svd_alpha=256.0).resolved(), progress=False)
+    search = Session(SearchConfig(**SMALL_RUN, svd_alpha=256.0).resolved(), progress=False)
     alloc = search.uniform()
     seen = {}
 
@@ -172,7 +162,7 @@ def test_svd_alpha_scales_svd_form_adapters_only():
             seen.setdefault(state.handle.form, {e: a.scale for e, a in state.handle.adapters.items()})
 
     for form in ("svd", "lora"):
-        assert search.train(alloc, form, hook=Grab(), total_steps=1).failure is None
+        search.train(rs.Allocation(search.space, alloc.ranks, form), hook=Grab(), steps=1)
     for eid, r in alloc.ranks.items():
         if r:
             assert seen["svd"][eid] == pytest.approx(256.0 / math.sqrt(r))
@@ -180,4 +170,4 @@ def test_svd_alpha_scales_svd_form_adapters_only():
             assert seen["lora"][eid] == pytest.approx({"lora": 16.0, "shortcut": 4.0}[kind] / math.sqrt(r))
     for bad in (0.0, -1.0):
         with pytest.raises(rs.InputError, match="--svd-alpha must be a positive number"):
-            check_names(SearchConfig(svd_alpha=bad))
+            check_settings(SearchConfig(svd_alpha=bad).resolved())

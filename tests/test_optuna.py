@@ -67,7 +67,7 @@ def test_grouped_units_and_warm_start_round_trip(space):
     assert {e for e, r in again.ranks.items() if r} == set(on)
 
 
-def test_run_records_trials_warm_starts_and_report(tmp_path, capsys):
+def test_run_records_trials_warm_starts_and_report(tmp_path, capsys, space):
     out = tmp_path / "run"
     code, err = run_cli(capsys, "search", *TINY, "--out", out)
     assert code == 0, err
@@ -82,9 +82,18 @@ def test_run_records_trials_warm_starts_and_report(tmp_path, capsys):
     md = (out / "report.md").read_text()
     assert "Optuna study" in md and "uniform at the same budget" in md
     assert "Pareto" not in (out / "report.html").read_text()
-    # the dashboard reads each trial's allocation from its user attributes
+    # the dashboard reads each trial's allocation from its user attributes: {edge id: rank > 0}
+    # in plain JSON, costing the recorded params (within budget); the final one is the best trial's
+    from rankscope import Allocation
+
     study = optuna.load_study(study_name="rankscope", storage=f"sqlite:///{out / 'study.db'}")
-    assert all(json.dumps(t.user_attrs["allocation"]) for t in study.trials)
+    assert len(study.trials) == 3
+    for t in study.trials:
+        ranks = t.user_attrs["allocation"]
+        assert json.loads(json.dumps(ranks, allow_nan=False)) == ranks and all(r > 0 for r in ranks.values())
+        assert Allocation(space, ranks).params == t.user_attrs["params"] <= result["budget"]["params"]
+    best_attrs = next(t.user_attrs for t in study.trials if t.number == rec["best_trial"])
+    assert best_attrs["allocation"] == {e["id"]: e["rank"] for e in result["allocation"]["edges"] if e["rank"]}
 
 
 def test_rerun_resumes_and_counts_the_total(tmp_path, capsys):

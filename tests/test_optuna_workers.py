@@ -20,6 +20,8 @@ from optuna.trial import TrialState
 
 from rankscope.study.workers import counts
 
+pytestmark = pytest.mark.slow  # every test here starts `rankscope search` processes (and PostgreSQL)
+
 TRIAL = ["--model", "tiny-bert", "--allocator", "optuna", "--max-steps", "8", "--quiet",
          "-o", "heartbeat_interval=1", "-o", "grace_period=4"]
 

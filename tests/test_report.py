@@ -8,7 +8,7 @@ import pytest
 
 from rankscope.report import (redact_url, render_comparison_html, render_comparison_markdown,
                               render_html, render_markdown, render_terminal, write_reports)
-from rankscope.report.tables import rank_grid
+from rankscope.report.schema import rank_grid
 
 HIDDEN = 16  # toy hidden size: a rank-r LoRA on a HIDDEN×HIDDEN weight costs 2·HIDDEN·r
 RANKS = {("query", 0): 4, ("value", 0): 2, ("R1", 0): 0, ("S2", 0): 2,
@@ -31,7 +31,7 @@ def _allocation(ranks):
 def result():
     uniform = {k: 2 for k in RANKS}
     return {
-        "schema": 1, "rankscope_version": "0.1.0", "space": "shortcuts", "allocator": "proxy",
+        "schema": 1, "rankscope_version": "0.1.0", "space": "shortcuts", "allocator": "proxy-static",
         "model": "minilm", "task": "mrpc", "seed": 0, "status": "completed", "failure": None,
         "budget": {"spec": "r2", "params": 2 * HIDDEN * 2 * len(RANKS)},
         "allocation": _allocation(RANKS), "head_params": 770,
@@ -87,6 +87,12 @@ def test_markdown_budget_metrics_planted_timing(result):
     assert "| accuracy (primary) | 0.7100 | 0.7300 | 0.6900 | 0.7000 | +0.0200 | +0.0300 |" in md
     assert "| gap_closed | 0.4000 |" in md and "best at step 200" in md
     assert "| 0.10 | 52.30 | 55.00 | 1,400 |" in md
+
+
+def test_planted_table_shows_metrics_not_the_task_config(result):
+    result["extras"]["planted"]["config"] = {"n_plants": 3, "plant_rank": 32}
+    md = render_markdown(result)
+    assert "| gap_closed | 0.4000 |" in md and "plant_rank" not in md and "| config |" not in md
 
 
 def test_cells_sharing_a_block_and_type_are_summed():
@@ -163,7 +169,7 @@ def test_comparison_has_one_row_per_run(result, failed):
     md = render_comparison_markdown(runs)
     rows = [ln for ln in md.splitlines() if ln.startswith("| ") and not ln.startswith("| run |")]
     assert len(rows) == 3
-    assert rows[0].startswith("| proxy-run | shortcuts | proxy | mrpc | 0 | 512 | 480 | accuracy")
+    assert rows[0].startswith("| proxy-run | shortcuts | proxy-static | mrpc | 0 | 512 | 480 | accuracy")
     assert rows[1].startswith("| #2 |") and rows[2].startswith("| #3 | lora | uniform | sst2 |")
     page = render_comparison_html(runs)
     assert page.count(plotly.offline.get_plotlyjs()) == 1

@@ -1,6 +1,10 @@
-"""`rankscope search` end to end on tiny models: run directory, config replay, bad input."""
+"""`rankscope search` end to end on tiny models: run directory, config replay, bad input.
+
+Every test that takes the ``rankscope`` fixture runs twice: with the CLI called in-process (the
+fast suite) and through a real ``python -m rankscope.cli`` process (marked ``slow``)."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -8,12 +12,34 @@ import pytest
 
 import rankscope as rs
 from rankscope.allocators import ALLOCATORS, uniform_allocation
-from rankscope.cli import names_for
 
 
-def rankscope(*args, timeout=600):
+def subprocess_cli(*args, timeout=600):
     return subprocess.run([sys.executable, "-m", "rankscope.cli", *map(str, args)], capture_output=True,
                           text=True, timeout=timeout)
+
+
+def in_process_cli(*args):
+    """The same call through ``rankscope.cli.main`` in this process, with the same result type."""
+    import contextlib
+    import io
+
+    from rankscope.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(map(str, args)))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(scope="module", params=["in-process", pytest.param("subprocess", marks=pytest.mark.slow)])
+def rankscope(request):
+    """Run the ``rankscope`` command line: ``rankscope(*args) -> CompletedProcess``."""
+    return in_process_cli if request.param == "in-process" else subprocess_cli
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +51,7 @@ def tiny_planted_config(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def run_dir(tiny_planted_config, tmp_path_factory):
+def run_dir(rankscope, tiny_planted_config, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "r1"
     p = rankscope("search", "--config", tiny_planted_config, "--out", out, "--quiet", "--baseline", "uniform")
     assert p.returncode == 0, p.stderr
@@ -56,7 +82,7 @@ def test_run_directory_is_complete(run_dir):
     assert handle.allocation.ranks == json.loads((run_dir / "allocation.json").read_text())["ranks"]
 
 
-def test_config_toml_repeats_the_run(run_dir, tmp_path):
+def test_config_toml_repeats_the_run(rankscope, run_dir, tmp_path):
     out = tmp_path / "again"
     p = rankscope("search", "--config", run_dir / "config.toml", "--out", out, "--quiet")
     assert p.returncode == 0, p.stderr
@@ -65,24 +91,76 @@ def test_config_toml_repeats_the_run(run_dir, tmp_path):
     assert a["metrics"] == b["metrics"]
 
 
-def test_show_and_report(run_dir, tmp_path):
+def test_show_and_report(rankscope, run_dir, tmp_path):
     p = rankscope("show", run_dir)
     assert p.returncode == 0 and "shortcuts" in p.stdout
+    assert "status: completed" in p.stdout and "Ranks by block × edge type" in p.stdout
+    printed = rankscope("report", run_dir, run_dir)  # Markdown to stdout
+    assert printed.returncode == 0, printed.stderr
+    rows = [ln for ln in printed.stdout.splitlines() if ln.startswith("| ") and not ln.startswith("| run |")]
+    assert len(rows) == 2 and all("| shortcuts | uniform | planted |" in r for r in rows), printed.stdout
     p = rankscope("report", run_dir, run_dir, "--out", tmp_path)
     assert p.returncode == 0, p.stderr
-    assert (tmp_path / "report.html").exists()
+    assert (tmp_path / "report.md").read_text().strip() == printed.stdout.strip()
+    assert "rank heatmap" in (tmp_path / "report.html").read_text()
 
 
-def test_cli_choices_equal_registries():
-    assert names_for("allocators") == ALLOCATORS.names()
-    assert names_for("spaces") == rs.SPACES.names()
-    assert names_for("models") == rs.MODELS.names()
-    assert {"planted", "mrpc", "cola", "sst2", "rte", "stsb", "qnli", "qqp", "mnli", "custom"} <= set(names_for("tasks"))
-    for kind in ("spaces", "allocators", "models", "tasks"):  # fresh processes: same registries
-        p = rankscope("ls", kind)
-        fresh = subprocess.run([sys.executable, "-c", f"from rankscope.cli import names_for; print(*names_for({kind!r}))"],
-                               capture_output=True, text=True)
-        assert p.stdout.split() == fresh.stdout.split() and p.stdout.split()
+def _registered(kind):
+    from rankscope.scoring import PROXIES
+    from rankscope.tasks import task_names
+
+    return {"spaces": rs.SPACES.names, "allocators": ALLOCATORS.names, "proxies": PROXIES.names,
+            "models": rs.MODELS.names, "tasks": task_names}[kind]()
+
+
+# an unregistered name where the CLI takes one of each kind, and the start of its refusal
+UNREGISTERED = {
+    "spaces": (["show-space", "nope-xyz", "--model", "tiny-bert"], "unknown search space 'nope-xyz'"),
+    "allocators": (["search", "--model", "tiny-bert", "--allocator", "nope-xyz"], "unknown allocator 'nope-xyz'"),
+    "proxies": (["search", "--model", "tiny-bert", "--allocator", "proxy-static", "--proxy", "nope-xyz"],
+                "unknown proxy 'nope-xyz'"),
+    "tasks": (["search", "--model", "tiny-bert", "--task", "nope-xyz"], "unknown task 'nope-xyz'"),
+    "models": (["show-space", "lora", "--model", "nope-xyz"], "cannot load model 'nope-xyz'"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(UNREGISTERED))
+def test_cli_lists_exactly_the_registered_names_and_refuses_others(kind, capsys, tmp_path):
+    """`rankscope ls KIND` prints the registry's names, one per line; a name that is not registered
+    exits 2, without a traceback, with a message that lists every valid name."""
+    from conftest import run_cli_out
+
+    code, out, err = run_cli_out(capsys, "ls", kind)
+    assert code == 0, err
+    listed = out.split()
+    assert listed == _registered(kind) and len(listed) >= 3
+    if kind == "tasks":
+        assert {"planted", "mrpc", "cola", "sst2", "rte", "stsb", "qnli", "qqp", "mnli", "custom"} <= set(listed)
+    argv, message = UNREGISTERED[kind]
+    if argv[0] == "search":
+        argv = [*argv, "--quiet", "--out", tmp_path / "r"]
+    code, out, err = run_cli_out(capsys, *argv)
+    assert code == 2, (code, err[-2000:])
+    assert message in err and "Traceback" not in err
+    missing = [n for n in listed if not re.search(rf"(?<![\w.-]){re.escape(n)}(?![\w.-])", err)]
+    assert missing == [], f"the refusal must list every valid name; it lacks {missing}"
+    assert not (tmp_path / "r").exists()
+
+
+def test_names_registered_at_run_time_are_listed_and_accepted(capsys, monkeypatch):
+    from conftest import run_cli_out
+    from rankscope.allocators.uniform import UniformAllocator
+
+    monkeypatch.setattr(rs.SPACES, "_items", dict(rs.SPACES._items))  # forgotten after this test
+    monkeypatch.setattr(ALLOCATORS, "_items", dict(ALLOCATORS._items))
+    rs.register_space("test-cli-qv", lambda model, **kw: rs.build_space("lora-qv", model, **kw))
+    ALLOCATORS.register("test-cli-uniform", UniformAllocator)
+    for kind, name in (("spaces", "test-cli-qv"), ("allocators", "test-cli-uniform")):
+        code, out, err = run_cli_out(capsys, "ls", kind)
+        assert code == 0 and name in out.split() and out.split() == _registered(kind), err
+    code, out, err = run_cli_out(capsys, "show-space", "test-cli-qv", "--model", "tiny-bert")
+    assert code == 0, err
+    assert "4 edges (4 lora, 0 shortcut)" in out and "value@1" in out
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -96,7 +174,7 @@ def test_cli_choices_equal_registries():
     (["--scaling", "sqrt"], "unknown scaling 'sqrt'"),
     (["--allocator", "salient", "--svd-alpha", "-1"], "--svd-alpha must be a positive number"),
 ])
-def test_bad_input_exits_2_and_leaves_nothing(args, needle, tmp_path):
+def test_bad_input_exits_2_and_leaves_nothing(rankscope, args, needle, tmp_path):
     out = tmp_path / "out"
     p = rankscope("search", "--model", "tiny-bert", "--out", out, "--quiet", *args)
     assert p.returncode == 2, (p.returncode, p.stderr[-2000:])
@@ -104,14 +182,14 @@ def test_bad_input_exits_2_and_leaves_nothing(args, needle, tmp_path):
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
-def test_config_with_unknown_keys(tmp_path):
+def test_config_with_unknown_keys(rankscope, tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text('model = "tiny-bert"\nlearning_rate = 3\n')
     p = rankscope("search", "--config", cfg, "--out", tmp_path / "o")
     assert p.returncode == 2 and "unknown keys ['learning_rate']" in p.stderr
 
 
-def test_existing_out_without_overwrite(run_dir, tiny_planted_config):
+def test_existing_out_without_overwrite(rankscope, run_dir, tiny_planted_config):
     before = (run_dir / "result.json").read_text()
     p = rankscope("search", "--config", tiny_planted_config, "--out", run_dir)
     assert p.returncode == 2 and "already exists" in p.stderr
@@ -129,6 +207,7 @@ def test_uniform_allocation_fills_levels_in_order():
     assert ranks == {2, 3}
 
 
+@pytest.mark.slow  # starts Chromium
 def test_report_html_renders_heatmap_in_headless_chromium(run_dir):
     """The offline report draws its figures in a real browser: plotly's inlined JavaScript runs
     and produces the rank heatmap layer (skipped where no Chromium is installed)."""

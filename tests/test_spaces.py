@@ -74,6 +74,7 @@ def test_custom_space_and_registration():
     h.detach()
 
 
+@pytest.mark.slow  # loads the real MiniLM
 def test_packaged_minilm_snippet_and_counts():
     model, tokenizer = rs.load_model("minilm")
     space = rs.build_space("shortcuts", model)
@@ -98,6 +99,7 @@ def test_packaged_minilm_snippet_and_counts():
         handle.detach()
 
 
+@pytest.mark.slow  # runs examples/custom_space.py in a new process
 def test_custom_space_example_runs():
     out = subprocess.run([sys.executable, str(ROOT / "examples" / "custom_space.py"), "--model", "tiny-bert"],
                          capture_output=True, text=True, timeout=300)

@@ -31,8 +31,10 @@ import torch
 from ..distributed import rank0_decides
 from ..errors import InputError, TrainingError
 from ..harness.hooks import StepHook
-from .base import AllocationContext, Allocator
-from .options import AllocatorOptions
+from .base import Allocator
+from .context import AllocationContext, Plan
+from .options import AllocatorOptions, init_rank_check
+from .svd_report import PruningSection
 from .svd_triplets import PruneEvent, Triplets, keep_within, steps_option, svd_supernet
 
 
@@ -56,8 +58,7 @@ class AdaLoRAOptions(AllocatorOptions):
     def checks(self):
         return [
             (isinstance(self.deltaT, int) and self.deltaT >= 1, f"deltaT must be an integer >= 1, got {self.deltaT!r}"),
-            (self.init_rank is None or (isinstance(self.init_rank, int) and self.init_rank >= 1),
-             f"init_rank must be an integer >= 1, got {self.init_rank!r}"),
+            init_rank_check(self.init_rank),
             (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0,
              f"beta1 and beta2 must be in [0, 1), got {self.beta1}, {self.beta2}"),
         ]
@@ -65,52 +66,62 @@ class AdaLoRAOptions(AllocatorOptions):
 
 class AdaLoRAAllocator(Allocator):
     name = "adalora"
+    report_section = PruningSection()
     form = "svd"
 
-    def __init__(self, **options):
-        self.opts = AdaLoRAOptions.from_kwargs(**options)
-        self._record: dict = {}
+    options_class = AdaLoRAOptions
 
-    def propose(self, ctx: AllocationContext):
-        o, total = self.opts, ctx.harness.total_steps()
-        self.tinit = steps_option(o.tinit, total, "tinit")
-        self.tfinal = steps_option(o.tfinal, total, "tfinal")
-        end = total - self.tfinal
+    def propose(self, ctx: AllocationContext) -> Plan:
+        o, total = self.opts, ctx.trainer.total_steps
+        schedule = AdaLoRASchedule(total, steps_option(o.tinit, total, "tinit"), steps_option(o.tfinal, total, "tfinal"),
+                                   o.deltaT)
+        r0, net = svd_supernet(ctx, o.init_rank)
+        return Plan(net, AdaLoRAHook(ctx, o, schedule, r0, net.params))
+
+
+@dataclass(frozen=True)
+class AdaLoRASchedule:
+    """PEFT's ``budget_schedule``: B(t) from the supernet's B₀ down to the budget B_T (cubic)."""
+
+    total: int
+    tinit: int
+    tfinal: int
+    deltaT: int
+
+    def __post_init__(self):
+        end = self.total - self.tfinal
         if self.tinit >= end or end < 2:  # the final mask at step `end` needs ≥ 1 scored step before it
             raise InputError(f"the AdaLoRA schedule does not fit the run: tinit ({self.tinit}) must be below "
-                             f"total_steps − tfinal ({total} − {self.tfinal} = {end}), which must be at least 2 "
+                             f"total_steps − tfinal ({self.total} − {self.tfinal} = {end}), which must be at least 2 "
                              f"(one scored step before the final mask); no budgeting phase is left")
-        self.r0, net = svd_supernet(ctx, o.init_rank)
-        self.init_params = net.params
-        return net
 
-    def step_hook(self, ctx: AllocationContext):
-        return AdaLoRAHook(self, ctx)
+    @property
+    def end(self) -> int:
+        """T − t_final: the step of the final mask."""
+        return self.total - self.tfinal
 
-    def describe(self) -> dict:
-        return self._record
+    def budget(self, step: int, b0: float, bt: float) -> tuple[float, bool]:
+        """(B(step), whether to mask at this step)."""
+        if step <= self.tinit:
+            return b0, False
+        if step > self.end:
+            return bt, True
+        mul = 1 - (step - self.tinit) / (self.end - self.tinit)
+        return (b0 - bt) * mul ** 3 + bt, step % self.deltaT == 0
 
 
 class AdaLoRAHook(StepHook):
-    def __init__(self, allocator: AdaLoRAAllocator, ctx: AllocationContext):
-        self.a, self.ctx, self.o = allocator, ctx, allocator.opts
+    def __init__(self, ctx: AllocationContext, opts: AdaLoRAOptions, schedule: AdaLoRASchedule, r0: int,
+                 init_params: int):
+        self.ctx, self.o, self.schedule, self.r0, self.init_params = ctx, opts, schedule, r0, init_params
         self.ema_ipt, self.ema_unc = {}, {}
-        self.events, self.final_keep = [], None
+        self.events, self.final_keep, self.record = [], None, {}
 
     def on_train_begin(self, state):
         self.triplets = Triplets(state.handle)
-        self.total = state.total_steps
 
-    # ------------------------------------------------------------ schedule (PEFT budget_schedule)
     def budget(self, step: int) -> tuple[float, bool]:
-        tinit, tfinal, total = self.a.tinit, self.a.tfinal, self.total
-        b0, bt = self.a.init_params, self.ctx.budget.params
-        if step <= tinit:
-            return b0, False
-        if step > total - tfinal:
-            return bt, True
-        mul = 1 - (step - tinit) / (total - tfinal - tinit)
-        return (b0 - bt) * mul ** 3 + bt, step % self.o.deltaT == 0
+        return self.schedule.budget(step, self.init_params, self.ctx.budget.params)
 
     # ------------------------------------------------------------ scores (PEFT update_ipt)
     def update_scores(self) -> None:
@@ -139,7 +150,7 @@ class AdaLoRAHook(StepHook):
 
     # ------------------------------------------------------------ the hook
     def on_step_end(self, step, state):
-        end = self.total - self.a.tfinal
+        end = self.schedule.end
         if step < end:
             self.update_scores()
         if step > end:
@@ -162,13 +173,15 @@ class AdaLoRAHook(StepHook):
     def on_train_end(self, state):
         if self.final_keep is None:
             raise TrainingError(f"adalora never fixed its final rank pattern: training ended at step "
-                                f"{state.step} before step T − tfinal = {self.total - self.a.tfinal}")
-        final = state.handle.allocation
-        self.a._record = {
-            "options": self.o.to_dict(), "init_rank": self.a.r0, "init_params": self.a.init_params,
-            "schedule": {"total": self.total, "tinit": self.a.tinit, "tfinal": self.a.tfinal,
-                         "deltaT": self.o.deltaT},
+                                f"{state.step} before step T − tfinal = {self.schedule.end}")
+        final, sched = state.handle.allocation, self.schedule
+        self.record = {
+            "options": self.o.to_dict(), "init_rank": self.r0, "init_params": self.init_params,
+            "schedule": {"total": sched.total, "tinit": sched.tinit, "tfinal": sched.tfinal, "deltaT": sched.deltaT},
             "mask_events": len(self.events),
             "prune_events": [e.to_dict() for e in self.events[:: max(1, len(self.events) // 50)]],  # sampled
             "final_ranks": final.ranks,
         }
+
+    def describe(self) -> dict:
+        return self.record

@@ -1,59 +1,64 @@
-"""The allocator contract: one small ABC, at most three methods.
+"""The allocator contract: one small ABC, one required method, optional capabilities declared here.
 
-=====================  ============================================================================
-``propose(ctx)``       **required.** Before-training allocators return the allocation to train.
-                       In-training allocators return the *supernet* allocation (every edge at its
-                       initial rank r₀); the harness attaches it in ``form``.
-``step_hook(ctx)``     in-training allocators return a :class:`~rankscope.harness.hooks.StepHook`
-                       that masks/prunes ranks once per optimizer step; the final allocation is
-                       read from the masks. Default: ``None`` (before-training).
-``describe()``         extra facts for ``result.json["extras"]`` (scores, schedules, timings).
-=====================  ============================================================================
+=======================  ==========================================================================
+``propose(ctx)``         **required.** Returns a :class:`~.context.Plan`. Before-training
+                         allocators: the allocation to train, no hook. In-training allocators:
+                         the supernet (every edge at r₀, in their adapter form) and the
+                         :class:`~rankscope.harness.hooks.StepHook` that masks or prunes it once
+                         per optimizer step; the final allocation is read from the masks. The hook
+                         owns its state: nothing is written back into the allocator.
+``preflight()``          optional check before any model loads (the Optuna storage opens). Default:
+                         nothing.
+``run_trials(ctx)``      only where ``runs_trials`` is true: run an outer search's trials without a
+                         final training (``--trials-only``, one worker of several).
+=======================  ==========================================================================
 
-``ctx`` is an :class:`AllocationContext`: the space, the budget, the model with its tokenizer,
-the harness (to train or score through the one training loop), the seed, the options, and the
-``attach_options`` (α, scaling) to attach a scoring supernet exactly as the harness would, and
-for allocators with ``persistent = True`` (the Optuna study) the run directory to keep state in.
-Allocators never own a training loop. Register an allocator with the ``rankscope.allocators``
-entry-point group (or ``ALLOCATORS.register``); ``rankscope.testing`` checks the contract.
+Declared capabilities (class attributes), read by the run, never discovered with ``getattr``:
+
+* ``options_class``: the :class:`~.options.AllocatorOptions` dataclass ``__init__`` builds from
+  keyword options (a mistake is an :class:`~rankscope.errors.InputError`);
+* ``persistent``: keeps state in the run directory, so re-running the command resumes it;
+* ``runs_trials``: implements :meth:`Allocator.run_trials` (and may start worker processes through
+  ``ctx.launcher``);
+* ``report_section``: the report section this family adds (:mod:`.report`).
+
+Allocators never own a training loop; they train or score through ``ctx.trainer``. Register one
+with the ``rankscope.allocators`` entry-point group (or ``ALLOCATORS.register``);
+:class:`rankscope.testing.AllocatorContract` checks the contract. The reference implementation
+is :mod:`.uniform`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from typing import ClassVar
 
+from ..errors import InputError
 from ..registry import Registry
+from .context import AllocationContext, Plan
+from .options import AllocatorOptions
+from .report import ReportSection
 
 ALLOCATORS = Registry("rankscope.allocators", "allocator")
 
 
-@dataclass
-class AllocationContext:
-    space: object
-    budget: object
-    model: object
-    tokenizer: object
-    harness: object
-    seed: int = 0
-    options: dict = field(default_factory=dict)
-    attach_options: dict = field(default_factory=dict)  # alpha / scaling, as the harness attaches
-    workdir: object = None  # the run directory, for state that must survive a restart (a study)
-    config: object = None  # the SearchConfig, for allocators that start worker processes
-    progress: bool = True
-
-
 class Allocator(ABC):
-    name: str = ""
-    form: str = "lora"  # adapter form the harness attaches
-    persistent: bool = False  # keeps state in the run directory, so re-running the command resumes
+    name: ClassVar[str] = ""
+    options_class: ClassVar[type[AllocatorOptions]] = AllocatorOptions
+    persistent: ClassVar[bool] = False
+    runs_trials: ClassVar[bool] = False
+    report_section: ClassVar[ReportSection] = ReportSection()
+
+    def __init__(self, **options):
+        self.opts = self.options_class.from_kwargs(**options)
 
     @abstractmethod
-    def propose(self, ctx: AllocationContext):
-        """Return an :class:`~rankscope.Allocation` within ``ctx.budget`` (or the supernet)."""
+    def propose(self, ctx: AllocationContext) -> Plan:
+        """Return the :class:`~.context.Plan` to train within ``ctx.budget``."""
 
-    def step_hook(self, ctx: AllocationContext):
-        return None
+    def preflight(self) -> None:
+        """Check what can be checked before any model loads; raise InputError on a mistake."""
 
-    def describe(self) -> dict:
-        return {}
+    def run_trials(self, ctx: AllocationContext) -> dict:
+        """Run trials only (``--trials-only``); returns the study's counts."""
+        raise InputError(f"--trials-only applies to outer-search allocators, not {self.name!r}")

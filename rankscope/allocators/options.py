@@ -4,11 +4,12 @@ and the valid choices (so the CLI exits 2 before any model is loaded)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 from ..errors import InputError
 
 
+@dataclass
 class AllocatorOptions:
     """Subclass as a ``@dataclass``; set ``label`` and override :meth:`checks`."""
 
@@ -33,3 +34,9 @@ class AllocatorOptions:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def init_rank_check(value) -> tuple[bool, str]:
+    """The one check of an SVD supernet's r₀ (``init_rank``): unset (4 × uniform) or an integer ≥ 1."""
+    ok = value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+    return ok, f"init_rank must be an integer >= 1, got {value!r}"

@@ -20,19 +20,18 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import replace
 
 import optuna
 
 from ..allocation import Allocation
 from ..errors import InputError, TrainingError
-from ..harness.loop import DivergedError
-from ..study import (DecisionUnits, make_pruner, make_sampler, open_storage, open_study, run_trials, spawn_workers,
-                     study_record)
+from ..harness.outcome import DivergedError
+from ..study import DecisionUnits, make_pruner, make_sampler, open_storage, open_study, run_trials, study_record
 from ..study.objective import BUDGET_PARAM, TrialObjective
-from ..study.workers import wait_workers
-from .base import AllocationContext, Allocator
+from .base import Allocator
+from .context import AllocationContext, Plan
 from .optuna_options import OptunaOptions
+from .optuna_report import StudySection
 from .uniform import uniform_allocation
 
 log = logging.getLogger(__name__)
@@ -40,11 +39,10 @@ log = logging.getLogger(__name__)
 
 class OptunaAllocator(Allocator):
     name = "optuna"
+    report_section = StudySection()
+    options_class = OptunaOptions
     persistent = True
-
-    def __init__(self, **options):
-        self.opts = OptunaOptions.from_kwargs(**options)
-        self._record: dict = {}
+    runs_trials = True
 
     # ------------------------------------------------------------------------------ the study
     def preflight(self) -> None:
@@ -54,12 +52,11 @@ class OptunaAllocator(Allocator):
                          grace_period=self.opts.grace_period, max_retry=self.opts.max_retry)
 
     def trial_steps(self, ctx) -> int:
-        return self.opts.trial_steps or max(10, ctx.harness.total_steps() // 5)
+        return self.opts.trial_steps or max(10, ctx.trainer.total_steps // 5)
 
     def _fingerprint(self, ctx, units, steps, directions) -> dict:
-        cfg = ctx.config
         fp = {"space": ctx.space.name, "space_fingerprint": ctx.space.fingerprint, "budget": ctx.budget.params,
-              "task": getattr(cfg, "task", None), "model": getattr(cfg, "model", None), "seed": ctx.seed,
+              "task": ctx.run_key.get("task"), "model": ctx.run_key.get("model"), "seed": ctx.seed,
               "units": units.mode, "n_units": len(units.names), "trial_steps": steps, "directions": directions}
         return json.loads(json.dumps(fp))  # as the storage returns it
 
@@ -68,17 +65,19 @@ class OptunaAllocator(Allocator):
         try:
             from .proxy_static import ProxyStaticAllocator
 
-            available = len(ctx.harness.task.train) // ctx.harness.cfg.batch_size  # small tasks: fewer batches
-            alloc = ProxyStaticAllocator(proxy=self.opts.warm_proxy, n_batches=max(1, min(8, available))).propose(ctx)
+            available = ctx.trainer.train_size // ctx.trainer.batch_size  # small tasks: fewer batches
+            warm = ProxyStaticAllocator(proxy=self.opts.warm_proxy, n_batches=max(1, min(8, available)))
+            alloc = warm.propose(ctx).allocation
             starts.append((f"proxy-static ({self.opts.warm_proxy})", units.values_from(alloc)))
         except InputError as exc:  # e.g. no proxies installed, or the budget below one edge
             log.warning("no proxy-static warm start: %s", exc)
         return starts
 
-    def run_study(self, ctx: AllocationContext) -> optuna.Study:
+    def _run_study(self, ctx: AllocationContext) -> tuple[optuna.Study, dict]:
         """Open or resume the study and run trials until it holds ``n_trials``; with
-        ``workers > 1`` the extra processes share the work. Returns the study."""
-        opts, objective = self.opts, ctx.harness.task.objective
+        ``workers > 1`` the extra processes (from ``ctx.launcher``) share the work. Returns the
+        study and its record for the report."""
+        opts, objective = self.opts, ctx.trainer.objective
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         units = DecisionUnits(ctx.space, opts.units, opts.buckets)
         steps = self.trial_steps(ctx)
@@ -99,49 +98,47 @@ class OptunaAllocator(Allocator):
                                          min_budget_fraction=opts.min_budget_fraction,
                                          worker_index=opts.worker_index)
 
-        procs = []
+        procs, launcher = [], ctx.launcher
         if opts.workers > 1:
-            if ctx.workdir is None or ctx.config is None:
+            if launcher is None or ctx.workdir is None:
                 raise InputError("--workers needs a run directory (the CLI's --out) to start workers from")
-            # the children read the storage from the environment: the written config is redacted
-            child = replace(ctx.config, allocator_options={k: v for k, v in ctx.config.allocator_options.items()
-                                                           if k != "storage"})
-            procs = spawn_workers(child.to_toml(), ctx.workdir, opts.workers - 1, st.url)
+            procs = launcher.start(opts.workers - 1, st.url)  # the storage URL travels in the environment
         t0 = time.perf_counter()
         try:
             ran = run_trials(study, trial_objective, opts.n_trials, heartbeat=st.heartbeat, catch=(DivergedError,),
                              progress=ctx.progress, max_wait_s=10 * opts.grace_period)
         except BaseException:
-            for p in procs:
-                p.terminate()
+            if procs:
+                launcher.stop(procs)
             raise
         finally:
-            codes = wait_workers(procs)
-        self._record = {"options": opts.to_dict(), "storage": st.label, "study_name": opts.study_name,
+            codes = launcher.wait(procs) if procs else []
+        record = {"options": opts.to_dict(), "storage": st.label, "study_name": opts.study_name,
                         "sampler": opts.sampler, "pruner": opts.pruner_name, "units": units.mode,
                         "n_units": len(units.names), "trial_steps": steps, "directions": directions,
                         "trials_run_here": ran, "worker_exit_codes": codes, "search_s": time.perf_counter() - t0,
                         "uniform_ranks": uniform_allocation(ctx.space, ctx.budget).ranks,
                         **study_record(study, multi)}
-        return study
+        return study, record
+
+    def run_trials(self, ctx: AllocationContext) -> dict:
+        """``--trials-only``: this process's share of the study's trials; the study's counts."""
+        _, rec = self._run_study(ctx)
+        return {k: rec[k] for k in ("trials_run_here", "counts", "storage", "study_name")}
 
     # ------------------------------------------------------------------------------ contract
-    def propose(self, ctx: AllocationContext) -> Allocation:
-        study = self.run_study(ctx)
+    def propose(self, ctx: AllocationContext) -> Plan:
+        study, record = self._run_study(ctx)
         done = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
         if not done:
-            reasons = [t["reason"] for t in self._record["trials"] if t.get("reason")]
+            reasons = [t["reason"] for t in record["trials"] if t.get("reason")]
             raise TrainingError(f"no trial of study {self.opts.study_name!r} completed: "
-                                + ", ".join(f"{n} {k}" for k, n in self._record["counts"].items() if n)
+                                + ", ".join(f"{n} {k}" for k, n in record["counts"].items() if n)
                                 + (f"; first failure: {reasons[0]}" if reasons else ""))
         if self.opts.multi_objective:  # the Pareto point with the best metric (all are within budget)
             sign = 1 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1
             best = max(study.best_trials, key=lambda t: (sign * t.values[0], -t.values[1]))
         else:
             best = study.best_trial
-        self._record["best_trial"] = best.number
-        self._record["best_value"] = best.values[0]
-        return Allocation(ctx.space, best.user_attrs["allocation"], "lora")
-
-    def describe(self) -> dict:
-        return self._record
+        record.update(best_trial=best.number, best_value=best.values[0])
+        return Plan(Allocation(ctx.space, best.user_attrs["allocation"], "lora"), record=record)

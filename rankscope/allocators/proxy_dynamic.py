@@ -28,40 +28,39 @@ import torch
 from ..distributed import rank0_decides
 from ..errors import InputError
 from ..harness.hooks import StepHook
-from ..scoring import score_edges
-from .base import AllocationContext, Allocator
+from .base import Allocator
+from .context import AllocationContext, Plan
 from .proxy_options import ProxyOptions
+from .proxy_report import ProxySection
+from .proxy_scorer import score_live
 from .proxy_select import describe_scores, scores_to_allocate, scoring_setup, select, supernet
 
 
 class ProxyDynamicAllocator(Allocator):
     name = "proxy-dynamic"
+    report_section = ProxySection()
+
+    options_class = ProxyOptions
 
     def __init__(self, **options):
-        self.opts = ProxyOptions.from_kwargs(**options)
+        super().__init__(**options)
         if self.opts.granularity == "rank":
             raise InputError("proxy-dynamic toggles whole edges: granularity must be edge or auto")
-        self._record: dict = {}
 
-    def propose(self, ctx: AllocationContext):
-        if self.opts.warmup_steps >= ctx.harness.total_steps():
+    def propose(self, ctx: AllocationContext) -> Plan:
+        total = ctx.trainer.total_steps
+        if self.opts.warmup_steps >= total:
             raise InputError(f"warmup_steps ({self.opts.warmup_steps}) must be below the run's "
-                             f"{ctx.harness.total_steps()} training steps")
-        self._batches, self._proxies, self.rank_on = scoring_setup(self.opts, ctx)  # fails before training
-        return supernet(ctx.space, self.rank_on)
-
-    def step_hook(self, ctx: AllocationContext):
-        return DynamicReallocation(self, ctx)
-
-    def describe(self) -> dict:
-        return self._record
+                             f"{total} training steps")
+        batches, proxies, rank_on = scoring_setup(self.opts, ctx)  # fails before training
+        return Plan(supernet(ctx.space, rank_on), DynamicReallocation(ctx, self.opts, batches, proxies, rank_on))
 
 
 class DynamicReallocation(StepHook):
-    def __init__(self, allocator: ProxyDynamicAllocator, ctx: AllocationContext):
-        self.a, self.ctx, self.opts = allocator, ctx, allocator.opts
+    def __init__(self, ctx: AllocationContext, opts: ProxyOptions, batches: list, proxies: list, rank_on: int):
+        self.ctx, self.opts, self.batches, self.proxies, self.rank_on = ctx, opts, batches, proxies, rank_on
         self.history, self.on_counts, self.scoring_s = [], {e.id: 0 for e in ctx.space.edges}, 0.0
-        self.last = None
+        self.last, self.record = None, {}
 
     def on_train_begin(self, state):
         self.period = max(1, math.ceil(self.opts.interval * state.steps_per_epoch))
@@ -79,13 +78,12 @@ class DynamicReallocation(StepHook):
         for a in handle.adapters.values():
             a.mask.fill_(1.0)
         t0 = time.perf_counter()
-        result = score_edges(state.model, handle, ctx.harness.task.objective, self.a._batches, self.a._proxies,
-                             seed=ctx.seed, device=ctx.harness.cfg.device)
+        result = score_live(ctx, state.model, handle, self.batches, self.proxies)
         scores, used = scores_to_allocate(result, self.opts)
         ids = list(handle.adapters)
 
         def decide():  # rank 0 only under torch.distributed: every rank toggles the same edges
-            alloc = select(ctx.space, ctx.budget, scores, granularity="edge", rank_on=self.a.rank_on,
+            alloc = select(ctx.space, ctx.budget, scores, granularity="edge", rank_on=self.rank_on,
                            mode=self.opts.mode, normalize=self.opts.normalize,
                            seed=ctx.seed * 100_003 + len(self.history), fill=False)
             return torch.tensor([alloc.ranks.get(eid, 0) > 0 for eid in ids])
@@ -110,7 +108,10 @@ class DynamicReallocation(StepHook):
             raise InputError(f"proxy-dynamic never reallocated: the run has {state.total_steps} steps but "
                              f"warmup_steps is {self.opts.warmup_steps}")
         result, used = self.last
-        rec = describe_scores(result, self.opts, used, self.a.rank_on, "edge", state.handle.allocation)
+        rec = describe_scores(result, self.opts, used, self.rank_on, "edge", state.handle.allocation)
         rec.update({"scoring_s": self.scoring_s, "reallocations": self.history,
                     "interval_steps": self.period, "on_counts": self.on_counts})
-        self.a._record = rec
+        self.record = rec
+
+    def describe(self) -> dict:
+        return self.record

@@ -97,10 +97,9 @@ def describe_scores(result, opts, used, rank_on, granularity, final=None) -> dic
 def scoring_setup(opts, ctx):
     """What both proxy allocators score with: the K batches (checked against the data size before
     any training), fresh proxy instances (``proxy`` then ``also``), and the on-rank."""
-    from ..scoring import get_proxy, scoring_batches
+    from ..scoring import get_proxy
 
-    batches = scoring_batches(ctx.harness.task, opts.n_batches, ctx.harness.cfg.batch_size,
-                              data=opts.scoring_data, seed=ctx.seed)
+    batches = ctx.trainer.scoring_batches(opts.n_batches, data=opts.scoring_data, seed=ctx.seed)
     proxies = [get_proxy(n) for n in dict.fromkeys([opts.proxy, *opts.also])]
     return batches, proxies, opts.rank_on or default_rank_on(ctx.space, ctx.budget)
 

@@ -28,40 +28,35 @@ from ..distributed import rank0_decides
 from ..errors import TrainingError
 from ..harness.hooks import StepHook
 from ..salience import WindowSchedule, salience_scores
-from .base import AllocationContext, Allocator
+from .base import Allocator
+from .context import AllocationContext, Plan
 from .salient_options import SalientOptions
+from .svd_report import PruningSection
 from .svd_triplets import PruneEvent, Triplets, keep_within, steps_option, svd_supernet
 
 
 class SalientAllocator(Allocator):
     name = "salient"
+    report_section = PruningSection()
     form = "svd"
 
-    def __init__(self, **options):
-        self.opts = SalientOptions.from_kwargs(**options)
-        self._record: dict = {}
+    options_class = SalientOptions
 
-    def propose(self, ctx: AllocationContext):
-        o, total = self.opts, ctx.harness.total_steps()
-        self.r0, net = svd_supernet(ctx, o.init_rank)
+    def propose(self, ctx: AllocationContext) -> Plan:
+        o, total = self.opts, ctx.trainer.total_steps
+        r0, net = svd_supernet(ctx, o.init_rank)
         # validates the schedule before any training
-        self.schedule = WindowSchedule(total, steps_option(o.init_steps, total, "init_steps"),
-                                       steps_option(o.allocation_steps, total, "allocation_steps"),
-                                       o.T_i, o.T_f, net.params, ctx.budget.params, o.schedule, o.final_prune)
-        return net
-
-    def step_hook(self, ctx: AllocationContext):
-        return SalienceHook(self, ctx)
-
-    def describe(self) -> dict:
-        return self._record
+        schedule = WindowSchedule(total, steps_option(o.init_steps, total, "init_steps"),
+                                  steps_option(o.allocation_steps, total, "allocation_steps"),
+                                  o.T_i, o.T_f, net.params, ctx.budget.params, o.schedule, o.final_prune)
+        return Plan(net, SalienceHook(ctx, o, schedule, r0))
 
 
 class SalienceHook(StepHook):
-    def __init__(self, allocator: SalientAllocator, ctx: AllocationContext):
-        self.a, self.ctx, self.opts, self.sched = allocator, ctx, allocator.opts, allocator.schedule
+    def __init__(self, ctx: AllocationContext, opts: SalientOptions, schedule: WindowSchedule, r0: int):
+        self.ctx, self.opts, self.sched, self.r0 = ctx, opts, schedule, r0
         self.lam_buf, self.orth_buf, self.events = [], [], []
-        self.salience_s, self.compacted_at = 0.0, None
+        self.salience_s, self.compacted_at, self.record = 0.0, None, {}
 
     def on_train_begin(self, state):
         self.triplets = Triplets(state.handle)
@@ -113,10 +108,13 @@ class SalienceHook(StepHook):
                 f"{self.opts.final_prune} stops short of the target (the released code's quirk A7); "
                 f"use the default schedule or final_prune=true")
         s = self.sched
-        self.a._record = {
-            "options": self.opts.to_dict(), "init_rank": self.a.r0, "init_params": s.budget_init,
+        self.record = {
+            "options": self.opts.to_dict(), "init_rank": self.r0, "init_params": s.budget_init,
             "schedule": {"total": s.total, "n_i": s.n_i, "n_f": s.n_f, "final_phase": s.total - s.end,
                          "T_i": s.T_i, "T_f": s.T_f, "variant": s.variant},
             "prune_events": [e.to_dict() for e in self.events], "salience_s": self.salience_s,
             "compacted_at": self.compacted_at, "final_ranks": final.ranks,
         }
+
+    def describe(self) -> dict:
+        return self.record

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..salience import MIXES
-from .options import AllocatorOptions
+from .options import AllocatorOptions, init_rank_check
 
 
 @dataclass
@@ -47,8 +47,7 @@ class SalientOptions(AllocatorOptions):
 
     def checks(self):
         return [
-            (self.init_rank is None or (isinstance(self.init_rank, int) and self.init_rank >= 1),
-             "init_rank must be an integer >= 1"),
+            init_rank_check(self.init_rank),
             (self.salience_mix in MIXES, f"salience_mix must be one of {', '.join(MIXES)}"),
             (self.schedule in ("corrected", "code"), "schedule must be corrected or code"),
             (0.0 <= self.mix_lambda <= 1.0, "mix_lambda must be in [0, 1]"),

@@ -4,12 +4,22 @@ The largest uniform rank that fits is taken on every edge; what is left is spent
 time in edge order. Both steps are the shared projection applied to *rank-level* scores
 v_{e,k} = (R − k)·cost₁(e): every edge's k-th rank has the same value per parameter, so greedy
 selection fills level k on all edges before level k + 1.
+
+The whole contract in a few lines: ``propose`` returns a :class:`~.context.Plan` with no hook.
+
+>>> import rankscope as rs
+>>> model, _ = rs.load_model("tiny-bert", 2)
+>>> space = rs.build_space("lora-qv", model)
+>>> alloc = uniform_allocation(space, rs.Budget.parse("r2", space))
+>>> sorted(set(alloc.ranks.values())), alloc.params == rs.Allocation.uniform(space, 2).params
+([2], True)
 """
 
 from __future__ import annotations
 
 from ..projection import project_to_budget
-from .base import AllocationContext, Allocator
+from .base import Allocator
+from .context import AllocationContext, Plan
 
 
 def uniform_allocation(space, budget, form: str = "lora"):
@@ -21,5 +31,5 @@ def uniform_allocation(space, budget, form: str = "lora"):
 class UniformAllocator(Allocator):
     name = "uniform"
 
-    def propose(self, ctx: AllocationContext):
-        return uniform_allocation(ctx.space, ctx.budget, self.form)
+    def propose(self, ctx: AllocationContext) -> Plan:
+        return Plan(uniform_allocation(ctx.space, ctx.budget))

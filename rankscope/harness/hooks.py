@@ -18,6 +18,9 @@ Exactly when each method fires, and what it sees::
                                  final allocation is read from the masks; raising here fails
                                  the run (e.g. "the allocator never pruned")
 
+A hook owns its state (nothing is written back into the allocator that made it); after training,
+``describe()`` returns what it decided for ``result.json``'s ``extras.allocator``.
+
 A hook may call ``state.rebuild_optimizer()`` after ``state.handle.compact()``: AdamW moments
 are sliced to the kept ranks and the schedule continues where it was.
 """
@@ -38,6 +41,10 @@ class StepHook:
 
     def on_train_end(self, state: "TrainState") -> None:
         pass
+
+    def describe(self) -> dict:
+        """Facts about the run's decisions (prune events, reallocations, …); ``{}`` by default."""
+        return {}
 
 
 @dataclass

@@ -14,18 +14,16 @@ import logging
 import math
 import random
 import time
-from dataclasses import dataclass, field
-
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from .. import distributed
-from ..errors import TrainingError
-from .config import TrainConfig
+from ..models import head_modules
 from .data import PreparedTask, batches
 from .hooks import StepHook, TrainState
 from .objectives import to_numpy
+from .outcome import DivergedError, TrainOutcome
 
 log = logging.getLogger(__name__)
 
@@ -52,28 +50,7 @@ def evaluate_batches(model, objective, batch_iter, device: str = "cpu") -> dict[
     return objective.metrics(np.concatenate(preds), np.concatenate(targets))
 
 
-@dataclass
-class TrainOutcome:
-    final: dict
-    best: dict
-    history: list = field(default_factory=list)
-    train_s: float = 0.0  # wall time of the whole loop, evaluations included
-    steps: int = 0
-    eval_s: float = 0.0  # of which dev evaluation
-
-    @property
-    def step_s(self) -> float:
-        """Wall time of the training steps alone (hooks included): what speed comparisons use."""
-        return self.train_s - self.eval_s
-
-
-class DivergedError(TrainingError):
-    def __init__(self, message, history):
-        super().__init__(message)
-        self.history = history
-
-
-def _make_optimizer(params, cfg: TrainConfig):
+def _make_optimizer(params, cfg):
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
     return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
@@ -108,15 +85,6 @@ def _carry_state(old_opt, new_opt, keys, kept, handle):
                                 for k, v in st.items()}
 
 
-def head_modules(model) -> dict:
-    """The task head, ``{name: module}``: top-level ``classifier``/``score`` (and DeBERTa's
-    freshly initialised ``pooler``) of a sequence-classification model. It trains beside the
-    adapters, is saved with them, and goes to PEFT as ``modules_to_save``."""
-    deberta = getattr(getattr(model, "config", None), "model_type", None) == "deberta-v2"
-    return {name: child for name, child in model.named_children()
-            if name in ("classifier", "score") or (name == "pooler" and deberta)}
-
-
 def head_parameters(model, objective) -> list:
     """The task head's parameters plus the objective's own (the planted task's bias)."""
     params = [p for m in head_modules(model).values() for p in m.parameters()]
@@ -134,8 +102,8 @@ class Harness:
     back after a run, so scoring between runs sees the untrained head too.
     """
 
-    def __init__(self, task: PreparedTask, config: TrainConfig):
-        self.task, self.cfg = task, config
+    def __init__(self, task: PreparedTask, config):
+        self.task, self.cfg = task, config  # a resolved SearchConfig
         self._head_init = None
 
     def _reset_head(self, model) -> list:
@@ -161,23 +129,42 @@ class Harness:
         return -(-len(self.task.train) // self.cfg.batch_size)
 
     def total_steps(self) -> int:
-        return self.cfg.total_steps(len(self.task.train))
+        """``max_steps`` when set, else ``epochs`` × steps per epoch (at least 1)."""
+        if self.cfg.max_steps is not None:
+            return int(self.cfg.max_steps)
+        return max(1, int(round(self.cfg.epochs * self.steps_per_epoch)))
 
-    def evaluate(self, model) -> dict[str, float]:
-        dev = batches(self.task.dev, self.cfg.eval_batch_size, self.task.collate, shuffle=False)
+    @property
+    def eval_rows(self) -> list:
+        """The dev rows of intermediate evaluations: a fixed seeded subset of ``eval_subset`` rows
+        (in dev order), or all of dev when it is 0 or at least the dev size. The last evaluation
+        of a run always uses all of dev."""
+        n, k = len(self.task.dev), self.cfg.eval_subset
+        if not k or k >= n:
+            return self.task.dev
+        keep = sorted(torch.randperm(n, generator=torch.Generator().manual_seed(104_729))[:k].tolist())
+        return [self.task.dev[i] for i in keep]
+
+    def evaluate(self, model, rows: list | None = None) -> dict[str, float]:
+        """The objective's metrics on ``rows`` (default: all of dev)."""
+        rows = self.task.dev if rows is None else rows
+        dev = batches(rows, self.cfg.eval_batch_size, self.task.collate, shuffle=False)
         return evaluate_batches(model, self.task.objective, dev, self.cfg.device)
 
     def train(self, model, handle, hook: StepHook | None = None, *, total_steps: int | None = None,
-              eval_every: int | None = None, report=None, progress: bool = True,
+              eval_every: int | None = None, evaluate: bool = True, report=None, progress: bool = True,
               desc: str = "train") -> TrainOutcome:
         """Train ``model`` (with ``handle``'s adapters attached) and evaluate on dev.
 
-        ``report(step, metrics)`` is called after each evaluation (Optuna pruning uses it).
+        ``total_steps=0`` runs the hook's begin and end only. ``evaluate=False`` skips dev
+        evaluation (a warm-up before scoring). ``report(step, metrics)`` is called after each
+        evaluation (Optuna pruning uses it).
         """
         cfg, hook = self.cfg, hook or StepHook()
         seed_everything(cfg.seed)
-        total = total_steps or self.total_steps()
+        total = self.total_steps() if total_steps is None else total_steps
         every = eval_every or cfg.eval_every or max(1, total // 10)
+        subset = self.eval_rows
         model.to(cfg.device).train()
         if isinstance(self.task.objective, torch.nn.Module):
             self.task.objective.to(cfg.device)
@@ -250,21 +237,23 @@ class Harness:
             state.step, state.loss, state.orth = step, float(loss_value), orth
             hook.on_step_end(step, state)
             opt.zero_grad(set_to_none=True)
-            if step % every == 0 or step == total:
+            if evaluate and (step % every == 0 or step == total):
                 t_eval = time.perf_counter()
-                metrics = self.evaluate(model)
+                rows = self.task.dev if step == total else subset
+                metrics = self.evaluate(model, rows)
                 eval_s += time.perf_counter() - t_eval
                 final = dict(metrics)
-                entry = {"step": step, "train_loss": state.loss, "lr": sched.get_last_lr()[0], "dev": metrics}
+                entry = {"step": step, "train_loss": state.loss, "lr": sched.get_last_lr()[0], "dev": metrics,
+                         "dev_rows": len(rows)}
                 history.append(entry)
                 value = metrics.get(primary, float("nan"))
                 if best is None or (not math.isnan(value) and sign * value > sign * best[primary]):
-                    best = {**metrics, "step": step}
+                    best = {**metrics, "step": step, "dev_rows": len(rows)}
                 bar.set_postfix({primary: f"{value:.4f}", "loss": f"{state.loss:.4f}"})
                 log.debug("step %d loss %.4f %s", step, state.loss, metrics)
                 if report is not None:
                     report(step, metrics)
         bar.close()
         hook.on_train_end(state)
-        return TrainOutcome(final=final, best=best or {}, history=history,
-                            train_s=time.perf_counter() - t0, steps=total, eval_s=eval_s)
+        return TrainOutcome(final=final, best=best or {}, history=history, train_s=time.perf_counter() - t0,
+                            steps=total, eval_s=eval_s, allocation=handle.allocation if handle is not None else None)

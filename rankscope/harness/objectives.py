@@ -2,7 +2,7 @@
 
 * :class:`SequenceClassification` — GLUE and custom tasks: the model's own head and loss
   (cross-entropy, or MSE for regression), metrics from the task spec.
-* The planted-structure regression lives in :mod:`rankscope.planted.objective`.
+* The planted-structure regression is :class:`rankscope.planted.task.PlantedRegression`.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 1. A **teacher** is the base model plus planted low-rank updates on a seed-chosen subset of the
    space's edges — shortcuts included, which module LoRA cannot express — with ranks from
-   ``PlantedConfig.ranks`` (default {16}; DESIGN.md's {2, 4, 8} is ``ranks = [2, 4, 8]``),
-   along the whitened principal directions of each edge's input, each scaled so its output moves by ``scale`` × the RMS of the target site.
+   ``PlantedConfig.ranks`` (default {32}; DESIGN.md's {2, 4, 8} is ``ranks = [2, 4, 8]``),
+   along the whitened principal directions of each edge's input, each scaled so its output
+   moves by ``scale`` × the RMS of the target site.
 2. Inputs are token sequences sampled from the tokenizer's vocabulary.
 3. Targets are the teacher's *changes* in the hidden states of every block, per token
    (``targets="tokens"``, the default) or mean-pooled over tokens (``"pooled"``, DESIGN.md's

@@ -188,19 +188,10 @@ def _features(model, objective, data, collate, bs=128):
     return torch.cat(outs)
 
 
-def build_planted_task(model, tokenizer, space, cfg: PlantedConfig, seed: int, collate) -> PlantedTask:
-    """Plant, compute base and teacher features once, and return the prepared task."""
-    if not hasattr(model, "config") or getattr(model.config, "num_hidden_layers", None) is None and \
-            getattr(model.config, "n_layer", None) is None:
-        raise InputError("the planted task needs a transformer backbone")
-    rng = np.random.default_rng(seed)
-    if cfg.targets not in ("tokens", "pooled"):
-        raise InputError(f"[planted] targets must be 'tokens' or 'pooled', got {cfg.targets!r}")
+def _teacher_tensors(model, space, planted, train, dev, cfg: PlantedConfig, seed: int, collate) -> dict:
+    """The expensive part: plant the teacher, run base and teacher over both splits, and derive
+    the scaled targets. Returns ``proj``, ``std``, ``bias`` and ``{base,target}_{train,dev}``."""
     pooled = cfg.targets == "pooled"
-    # per-token targets need equal lengths so they stack; pooled ones keep varied lengths
-    train = sample_inputs(tokenizer, cfg.n_train, cfg.seq_len, rng, fixed=not pooled)
-    dev = sample_inputs(tokenizer, cfg.n_dev, cfg.seq_len, rng, fixed=not pooled)
-    planted = choose_plants(space, cfg, seed)
     model.eval()
     calib = collate(train[:256])
     with torch.no_grad():
@@ -217,13 +208,41 @@ def build_planted_task(model, tokenizer, space, cfg: PlantedConfig, seed: int, c
     # scale each output by the spread of the *base* features: a block the teacher did not change
     # has target 0, and a student that changes it pays on the natural scale of that block
     flat = lambda t: t.reshape(-1, t.shape[-1])  # noqa: E731  (tokens, if any, join the batch)
-    objective.std.copy_(flat(base["train"]).std(0).clamp_min(1e-6))
+    std = flat(base["train"]).std(0).clamp_min(1e-6)
+    out = {"proj": proj, "std": std, "bias": flat(delta["train"] / std).mean(0)}
+    for split in ("train", "dev"):
+        out[f"base_{split}"], out[f"target_{split}"] = base[split], delta[split] / std
+    return out
+
+
+def build_planted_task(model, tokenizer, space, cfg: PlantedConfig, seed: int, collate, cache=None,
+                       key: str | None = None) -> PlantedTask:
+    """Plant, compute base and teacher features once, and return the prepared task. With a
+    :class:`~rankscope.planted.cache.PlantedCache` and the task's ``key``, the teacher's tensors
+    are read from the cache when present, and written to it when not."""
+    if not hasattr(model, "config") or getattr(model.config, "num_hidden_layers", None) is None and \
+            getattr(model.config, "n_layer", None) is None:
+        raise InputError("the planted task needs a transformer backbone")
+    rng = np.random.default_rng(seed)
+    if cfg.targets not in ("tokens", "pooled"):
+        raise InputError(f"[planted] targets must be 'tokens' or 'pooled', got {cfg.targets!r}")
+    pooled = cfg.targets == "pooled"
+    # per-token targets need equal lengths so they stack; pooled ones keep varied lengths
+    train = sample_inputs(tokenizer, cfg.n_train, cfg.seq_len, rng, fixed=not pooled)
+    dev = sample_inputs(tokenizer, cfg.n_dev, cfg.seq_len, rng, fixed=not pooled)
+    planted = choose_plants(space, cfg, seed)
+    tensors = cache.get_tensors(key) if cache is not None and key else None
+    if tensors is None:
+        tensors = _teacher_tensors(model, space, planted, train, dev, cfg, seed, collate)
+        if cache is not None and key:
+            cache.put_tensors(key, tensors)
+    objective = PlantedRegression(tensors["proj"], tensors["std"].clone(), pooled)
     with torch.no_grad():  # head starts at the mean change: r2 ≈ 0 before any adapter learns
-        objective.bias.copy_(flat(delta["train"] / objective.std).mean(0))
+        objective.bias.copy_(tensors["bias"])
     for split, data in (("train", train), ("dev", dev)):
-        target = delta[split] / objective.std
+        base, target = tensors[f"base_{split}"], tensors[f"target_{split}"]
         for i, f in enumerate(data):
-            f["base"] = base[split][i]
+            f["base"] = base[i]
             f["target"] = target[i]
     prepared = PreparedTask("planted", train, dev, collate, objective, head_params=objective.bias.numel())
     return PlantedTask(prepared, planted, cfg)

@@ -1,15 +1,31 @@
 """Reports of a run: Markdown, offline HTML and a terminal summary, plus multi-run comparison.
 
-Every renderer takes the ``result`` dict a run writes to ``result.json``::
+Every renderer takes the ``result`` dict a run writes to ``result.json``:
 
-    from rankscope.report import render_markdown, render_html, render_terminal, write_reports
-    result = json.loads((run_dir / "result.json").read_text())
-    print(render_terminal(result))             # what `rankscope show RUN_DIR` prints
-    write_reports(run_dir, result)             # report.md + report.html beside result.json
+>>> import json, tempfile
+>>> from pathlib import Path
+>>> from rankscope.run import run_search
+>>> from rankscope.search_config import SearchConfig
+>>> cfg = SearchConfig(model="tiny-bert", max_steps=2,
+...                    planted={"n_train": 32, "n_dev": 16, "seq_len": 8, "n_plants": 2}).resolved()
+>>> result = run_search(cfg, progress=False).to_dict()   # what result.json holds
+>>> print(render_terminal(result).splitlines()[0])       # what `rankscope show RUN_DIR` prints
+rankscope report: shortcuts / uniform
+>>> run_dir = Path(tempfile.mkdtemp())
+>>> [p.name for p in write_reports(run_dir, result)]     # report.md + report.html
+['report.md', 'report.html']
 
-Layout of the package: ``tables.py`` builds every table once (plain strings, passwords in URLs
-redacted); ``markdown.py``, ``html.py`` and ``terminal.py`` only lay those tables out;
-``figures.py`` draws the plotly figures that the HTML report adds.
+Layout of the package:
+
+* ``schema.py`` reads a result (the accessors and the block × edge-type rank grid);
+* ``tables.py`` builds every generic table once, as :class:`rankscope.table.Table` values of
+  plain strings (formatted and password-redacted by :mod:`rankscope.table`);
+* ``sections.py`` finds the allocator family's own part of the report, the ``report_section``
+  its allocator class declares (:mod:`rankscope.allocators.report`): its tables, per-edge
+  columns and figures. This package knows no allocator's private keys;
+* ``markdown.py``, ``html.py`` and ``terminal.py`` only lay the tables out;
+* ``figures.py`` draws the generic plotly figures that the HTML report adds (styled by
+  :mod:`rankscope.plotting`, as the sections' figures are).
 """
 
 from __future__ import annotations
@@ -17,9 +33,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..io import atomic_write_text
+from ..redact import redact_url
 from .html import render_comparison_html, render_html
 from .markdown import render_comparison_markdown, render_markdown
-from .tables import redact_url
 from .terminal import render_terminal
 
 

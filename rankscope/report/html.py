@@ -6,17 +6,19 @@ Two guarantees:
   (``include_plotlyjs=True``); later figures reuse it (``include_plotlyjs=False``). The page
   loads no script, stylesheet or font from the network, so it opens on an air-gapped machine.
 * **Escaped.** Every string written into the page passes through :func:`html.escape` here (the
-  table cells are plain text from ``tables.py``); strings inside figures are escaped by
-  ``figures.label``. A space named ``<script>alert(1)</script>`` is shown, never run.
+  table cells are plain text, from ``tables.py`` and the allocator's section alike); strings
+  inside figures are escaped by :func:`rankscope.plotting.label`. A space named
+  ``<script>alert(1)</script>`` is shown, never run.
 """
 
 from __future__ import annotations
 
 from html import escape
 
+from ..table import Table
 from .figures import comparison_figures, run_figures
-from .tables import (Table, comparison_table, comparison_title, failure_reason, header_fields,
-                     report_tables, report_title)
+from .schema import comparison_title, failure_reason, header_fields, report_title
+from .tables import comparison_table, report_tables
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -76,7 +78,7 @@ def header_html(result: dict) -> str:
 
 
 def render_html(result: dict) -> str:
-    """The full single-run report: header, tables, then figures."""
+    """The full single-run report: header, tables, then figures (the allocator section's last)."""
     body = [header_html(result)]
     body += [table_html(t) for t in report_tables(result)]
     body += ["<h2>Figures</h2>", *embed_figures(run_figures(result))]

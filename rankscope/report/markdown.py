@@ -1,7 +1,8 @@
 """Markdown reports: the tables of :mod:`rankscope.report.tables`, laid out as GitHub tables.
 
-This module only decides layout. Which tables exist, what they contain and how numbers are
-formatted is decided once, in ``tables.py``; the HTML and terminal reports show the same cells.
+This module only decides layout. Which tables exist and what they contain is decided once, in
+``tables.py`` (and the allocator's section, :mod:`.sections`), and how numbers are formatted in
+:mod:`rankscope.table`; the HTML and terminal reports show the same cells.
 
 Cells are escaped for Markdown by :func:`cell`: ``|`` would end a table cell and ``<``/``>``
 would let a name be read as raw HTML by viewers that allow it, so they become ``\\|``,
@@ -10,8 +11,9 @@ would let a name be read as raw HTML by viewers that allow it, so they become ``
 
 from __future__ import annotations
 
-from .tables import (Table, comparison_table, comparison_title, failure_reason, header_fields,
-                     report_tables, report_title)
+from ..table import Table
+from .schema import comparison_title, failure_reason, header_fields, report_title
+from .tables import comparison_table, report_tables
 
 NONE_RECORDED = "_none recorded_"
 

@@ -1,10 +1,11 @@
 """Zero-cost proxy scoring: the proxy contract, the one shared scoring pass, and helpers.
 
-The proxies themselves live in the top-level ``proxies/`` package (one file each)."""
+The proxies themselves live in the ``proxies/`` folder (one file each), installed as
+``rankscope.proxies``."""
 
-from .proxy import PROXIES, Proxy, ScoringContext, get_proxy
+from .proxy import PROXIES, Proxy, ScoringContext, connection_sensitivity, get_proxy
 from .score_pass import ScoreResult, score_edges, scoring_batches
 from .spectrum import GradientSpectrum
 
-__all__ = ["GradientSpectrum", "PROXIES", "Proxy", "ScoreResult", "ScoringContext", "get_proxy",
+__all__ = ["GradientSpectrum", "PROXIES", "Proxy", "ScoreResult", "ScoringContext", "connection_sensitivity", "get_proxy",
            "score_edges", "scoring_batches"]

@@ -1,6 +1,7 @@
 """The proxy contract: how a zero-cost proxy turns one scoring pass into per-edge scores.
 
-A proxy is a small class (one file each in the top-level ``proxies/`` package), registered in the
+A proxy is a small class (one file each in the ``proxies/`` folder, installed as
+``rankscope.proxies``), registered in the
 ``rankscope.proxies`` entry-point group. :func:`~rankscope.scoring.score_edges` runs **one**
 shared pass over the K scoring batches, with every candidate edge attached::
 
@@ -76,3 +77,10 @@ class Proxy(ABC):
 def get_proxy(name: str) -> Proxy:
     """A fresh instance of the proxy registered under ``name`` (unknown names list the valid)."""
     return PROXIES.get(name)()
+
+
+def connection_sensitivity(adapter, grads) -> float:
+    """SNIP's score of one edge (Lee et al. 2019): Σ_θ Σ_ij |θ ⊙ g_θ|_ij over the adapter's
+    parameters θ, for ``grads`` = {parameter name: gradient} (names without a gradient are
+    skipped). SNIP sums the K batches' gradients first; SynFlow uses its one backward pass."""
+    return sum(float((getattr(adapter, n).detach() * g).abs().sum()) for n, g in grads.items() if g is not None)

@@ -1,14 +1,15 @@
 """The Optuna outer search's parts: where a study lives (:mod:`.storage`), how a trial's
 suggestions become a feasible allocation (:mod:`.units`), which sampler and pruner drive it
 (:mod:`.samplers`), how workers share it (:mod:`.workers`) and what the report shows
-(:mod:`.records`). The allocator that ties them together is :mod:`rankscope.allocators.optuna`."""
+(:mod:`.records`); worker processes are started by :mod:`.launcher` and run :mod:`.worker`. The
+allocator that ties them together is :mod:`rankscope.allocators.outer_search`."""
 
 from .records import study_record
 from .samplers import PRUNERS, SAMPLERS, make_pruner, make_sampler
 from .storage import MARKER, StudyStorage, is_study_dir, open_storage, open_study
 from .objective import TrialObjective
 from .units import DecisionUnits
-from .workers import run_trials, spawn_workers
+from .workers import run_trials
 
 __all__ = ["DecisionUnits", "MARKER", "TrialObjective", "PRUNERS", "SAMPLERS", "StudyStorage", "is_study_dir", "make_pruner",
-           "make_sampler", "open_storage", "open_study", "run_trials", "spawn_workers", "study_record"]
+           "make_sampler", "open_storage", "open_study", "run_trials", "study_record"]

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import optuna
 
-from ..attach import attach
-from ..harness.loop import DivergedError
+from ..harness.outcome import DivergedError
 from .workers import REASON, check_surplus
 
 BUDGET_PARAM = "budget_fraction"
@@ -29,7 +28,7 @@ class TrialObjective:
         self.steps, self.every = steps, max(1, steps // 4)
         self.n_trials, self.multi = n_trials, multi
         self.min_budget_fraction, self.worker_index = min_budget_fraction, worker_index
-        self.primary = ctx.harness.task.objective.primary
+        self.primary = ctx.trainer.objective.primary
 
     def allocation(self, trial: optuna.Trial):
         values = {u: trial.suggest_float(u, 0.0, 1.0) for u in self.units.names}
@@ -49,14 +48,11 @@ class TrialObjective:
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"pruned at step {step}")
 
-        handle = attach(ctx.model, ctx.space, alloc, form="lora", seed=ctx.seed, **ctx.attach_options)
         try:
-            out = ctx.harness.train(ctx.model, handle, total_steps=self.steps, eval_every=self.every,
-                                    report=report, progress=False, desc=f"trial {trial.number}")
+            out = ctx.trainer.train(alloc, steps=self.steps, eval_every=self.every, report=report, progress=False,
+                                    desc=f"trial {trial.number}")
         except DivergedError as exc:
             trial.set_user_attr(REASON, f"diverged: {exc}")
             raise
-        finally:
-            handle.detach()
         value = out.final[self.primary]
         return (value, alloc.params) if self.multi else value

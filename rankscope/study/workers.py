@@ -15,12 +15,8 @@ waits while other trials still run: one of them may be a killed worker's, to be 
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
@@ -81,34 +77,3 @@ def run_trials(study: optuna.Study, objective, n_trials: int, *, heartbeat: bool
         ran += 1
     bar.close()
     return ran
-
-
-def spawn_workers(config_toml: str, workdir, n: int, storage_url: str | None, quiet: bool = True) -> list:
-    """Start ``n`` extra ``rankscope search --trials-only`` processes on this machine, each with
-    its own ``worker_index`` (which seeds its sampler). The storage URL travels in the
-    environment (``$RANKSCOPE_STORAGE``), never on a command line or in a file."""
-    from ..io import atomic_write_text
-
-    workdir = Path(workdir)
-    cfg_path = workdir / "worker-config.toml"
-    atomic_write_text(cfg_path, config_toml)
-    env = dict(os.environ)
-    if storage_url:
-        env["RANKSCOPE_STORAGE"] = storage_url
-    procs = []
-    for i in range(1, n + 1):
-        cmd = [sys.executable, "-m", "rankscope.cli", "search", "--config", str(cfg_path), "--out", str(workdir),
-               "--trials-only", "-o", f"worker_index={i}", "-o", "workers=1", *(["--quiet"] if quiet else [])]
-        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL))
-    log.info("started %d worker process(es): pids %s", n, [p.pid for p in procs])
-    return procs
-
-
-def wait_workers(procs: list) -> list[int]:
-    """Wait for every worker; a failed worker is logged (its trials are in the study anyway)."""
-    codes = []
-    for p in procs:
-        codes.append(p.wait())
-        if codes[-1] != 0:
-            log.warning("worker pid %d exited with code %d", p.pid, codes[-1])
-    return codes

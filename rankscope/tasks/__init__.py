@@ -1,17 +1,26 @@
 """Task data: GLUE and custom datasets as lists of :class:`Example`, and their official metrics.
 
-::
+>>> import numpy as np
+>>> spec = get_task_spec("mrpc")                 # TaskSpec: 2 labels, accuracy (primary) + f1
+>>> spec.num_labels, spec.primary_metric
+(2, 'accuracy')
+>>> logits = np.array([[2.0, -1.0], [0.0, 3.0], [1.0, 0.0]])
+>>> {k: round(v, 3) for k, v in spec.metrics(logits, np.array([0, 1, 1])).items()}
+{'accuracy': 0.667, 'f1': 0.667}
 
-    from rankscope.tasks import get_task_spec, load_task_data
+GLUE splits come from ``data_dir`` (GLUE v1 TSV), else ``$RANKSCOPE_GLUE_DIR``, else the HF hub:
+``load_task_data("mrpc", "train", data_dir="glue_data", max_samples=1000, seed=0)``. A custom
+task is a directory of ``train`` and ``dev`` files:
 
-    spec = get_task_spec("mrpc")                    # TaskSpec: 2 labels, accuracy (primary) + f1
-    train = load_task_data("mrpc", "train", data_dir="glue_data", max_samples=1000, seed=0)
-    dev = load_task_data("mrpc", "dev")             # $RANKSCOPE_GLUE_DIR, else the HF hub
-    spec.metrics(logits, [ex.label for ex in dev])  # {"accuracy": ..., "f1": ...}
-
-    spec = get_task_spec("custom", data_dir="my_data")   # inferred from the labels
-    train = load_task_data("custom", "train", data_dir="my_data")
-    spec, train = load_custom_data("my_data", "train")   # the same, in one call
+>>> import json, tempfile
+>>> from pathlib import Path
+>>> d = Path(tempfile.mkdtemp())
+>>> for split in ("train", "dev"):
+...     rows = [{"text": f"{split} row {i}", "label": i % 2} for i in range(4)]
+...     _ = (d / f"{split}.jsonl").write_text("\\n".join(json.dumps(r) for r in rows))
+>>> spec, train = load_custom_data(d, "train")   # the spec is inferred from the labels
+>>> spec.num_labels, len(train), train[0].text
+(2, 4, 'train row 0')
 
 Task names: the GLUE tasks (``cola sst2 mrpc rte stsb qnli qqp mnli``, see :mod:`.glue`), tasks
 registered by plugins in :data:`TASKS` (their data is read in the custom file layout), and
@@ -27,9 +36,12 @@ from .glue import GLUE, GLUE_DIR_ENV, load_glue
 from .metrics import METRICS, compute_metrics
 
 
+PLANTED = "planted"  # the offline ground-truth task (:mod:`rankscope.planted`)
+
+
 def task_names() -> list[str]:
-    """Every valid task name: the registered ones, then ``custom``."""
-    return TASKS.names() + [CUSTOM]
+    """Every valid task name: the registered ones (sorted), then ``custom`` and ``planted``."""
+    return [n for n in TASKS.names() if n not in (CUSTOM, PLANTED)] + [CUSTOM, PLANTED]
 
 
 def get_task_spec(name: str, *, data_dir=None) -> TaskSpec:
@@ -65,7 +77,7 @@ def _require_dir(name: str, data_dir):
 
 
 __all__ = [
-    "CUSTOM", "DataError", "Example", "GLUE", "GLUE_DIR_ENV", "METRICS", "TASKS", "TaskSpec",
+    "CUSTOM", "PLANTED", "DataError", "Example", "GLUE", "GLUE_DIR_ENV", "METRICS", "TASKS", "TaskSpec",
     "compute_metrics", "get_task_spec", "infer_custom_spec", "load_custom_data", "load_task_data",
     "task_names",
 ]

@@ -1,0 +1,5 @@
+"""``python -m rankscope.cli``: the same as the ``rankscope`` command."""
+
+from . import main
+
+main()

@@ -1,0 +1,134 @@
+"""One run, as a straight line (DESIGN.md, "The way data flows")::
+
+    validate(cfg) ─► allocator            every setting checked, nothing loaded yet
+    Session(cfg)                          model, space, task, budget, harness: loaded once
+    allocator.propose(ctx) ─► Plan        the allocation (or supernet) and its step hook
+    session.train(plan.allocation, plan.hook)   attach → train → detach → restore
+    baselines (uniform; planted: oracle)  the same schedule, the same session
+    ─► SearchResult                       result.json is its serialisation
+
+The budget is checked twice: the proposal of a before-training allocator before it trains, and
+every final allocation after. A diverged run is a result with ``status = "failed"``.
+
+>>> from rankscope.search_config import SearchConfig
+>>> cfg = SearchConfig(model="tiny-bert", max_steps=2,
+...                    planted={"n_train": 32, "n_dev": 16, "seq_len": 8, "n_plants": 2}).resolved()
+>>> result = run_search(cfg, progress=False)
+>>> result.status, result.final.params <= result.budget["params"]
+('completed', True)
+>>> sorted(result.extras["planted"])[:3]
+['calibration_ratio', 'config', 'gap_closed']
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from dataclasses import replace
+
+from . import distributed
+from .allocation import Allocation
+from .allocators import Allocator
+from .allocators.context import WorkerLauncher
+from .errors import InputError, TrainingError
+from .harness.outcome import DivergedError
+from .result import SearchResult, allocation_record, metrics_record
+from .search_config import SearchConfig
+from .session import Session
+from .validate import validate
+
+BASELINES = ("uniform",)
+
+
+def peak_rss_mb() -> float:
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / (1024 * 1024) if sys.platform == "darwin" else kb / 1024
+
+
+def _over_budget(name: str, what: str, params: int, budget: int) -> TrainingError:
+    return TrainingError(f"allocator {name!r} {what} {params:,} parameters over the budget of {budget:,}")
+
+
+def run(session: Session, allocator: Allocator, *, workdir=None, launcher: WorkerLauncher | None = None,
+        save_adapters_to=None) -> SearchResult:
+    """Propose, train through the session, train the baselines, and return the result.
+    ``workdir``: the run directory, where persistent allocators (the Optuna study) keep state;
+    ``save_adapters_to``: where the final training saves its adapters."""
+    t_start, cfg, name = time.perf_counter(), session.cfg, allocator.name or session.cfg.allocator
+    plan = allocator.propose(session.context(workdir, launcher))
+    if distributed.active():  # every rank trains rank 0's proposal (a proxy score may differ in the last bit)
+        plan = replace(plan, allocation=Allocation.from_dict(distributed.broadcast_json(plan.allocation.to_dict()),
+                                                             session.space))
+    allocate_s = time.perf_counter() - t_start
+    budget = session.budget.params
+    if plan.hook is None and plan.allocation.params > budget:
+        raise _over_budget(name, "proposed", plan.allocation.params, budget)
+    objective = session.task.objective
+    result = SearchResult(
+        space=cfg.space, allocator=cfg.allocator, model=cfg.model, task=cfg.task, seed=cfg.seed,
+        budget=session.budget.to_dict(), allocation={}, metrics=metrics_record(objective),
+        num_labels=None if session.planted else getattr(session.model.config, "num_labels", None),
+        head_params=session.head_params)
+    try:
+        outcome = session.train(plan.allocation, plan.hook, desc=name, save_to=save_adapters_to)
+        final, history = outcome.allocation, outcome.history
+    except DivergedError as exc:
+        outcome, final, history = None, exc.allocation, exc.history
+        result.status, result.failure = "failed", {"reason": str(exc)}
+    if outcome is not None and final.params > budget:
+        raise _over_budget(name, "ended with", final.params, budget)
+    result.final, result.allocation, result.history = final, allocation_record(final), history
+    result.extras = {"allocator": plan.describe(), "train_steps": session.total_steps,
+                     "world_size": distributed.world_size()}
+    t_base = time.perf_counter()
+    if outcome is not None:
+        result.metrics = metrics_record(objective, outcome)
+        _baselines(session, result, outcome)
+    # load and task preparation happen once per session, before this run (a session may hold several)
+    result.timing = {**session.timing, "allocate_s": allocate_s, "train_s": outcome.train_s if outcome else 0.0,
+                     "eval_s": outcome.eval_s if outcome else 0.0, "baselines_s": time.perf_counter() - t_base,
+                     "total_s": time.perf_counter() - t_start, "peak_rss_mb": peak_rss_mb()}
+    return result
+
+
+def _baselines(session: Session, result: SearchResult, outcome) -> None:
+    """The requested baselines; on the planted task also the uniform floor and the oracle ceiling."""
+    objective = session.task.objective
+    uniform = session.uniform()
+    wanted = set(session.cfg.baseline) | ({"uniform"} if session.planted else set())
+    trained_uniform = session.baseline(uniform, "baseline uniform") if wanted else None
+    if trained_uniform is not None:
+        result.baseline["uniform"] = {"metrics": metrics_record(objective, trained_uniform),
+                                      "params": uniform.params, "allocation": allocation_record(uniform)}
+    if session.planted:
+        from .planted import planted_metrics
+
+        oracle = session.baseline(session.planted.planted, "oracle")
+        r2 = lambda o: o.final["r2"] if o is not None else float("nan")  # noqa: E731
+        planted = planted_metrics(result.final, session.planted.planted, r2(outcome), r2(trained_uniform), r2(oracle))
+        result.extras["planted"] = {**planted, "config": session.planted.config.to_dict()}
+
+
+def run_search(cfg: SearchConfig, progress: bool = True, workdir=None, save_adapters_to=None,
+               launcher: WorkerLauncher | None = None, allocator: Allocator | None = None) -> SearchResult:
+    """Validate ``cfg`` (resolved), load its session and run it: the library's one-call search.
+    An outer search with a run directory gets worker processes from a
+    :class:`~rankscope.study.launcher.ProcessLauncher` unless ``launcher`` is given. ``allocator``:
+    the one :func:`~rankscope.validate.validate` returned, when the caller validated already."""
+    allocator = allocator or validate(cfg)
+    if launcher is None and workdir is not None and allocator.runs_trials:
+        from .study.launcher import ProcessLauncher
+
+        launcher = ProcessLauncher(cfg, workdir)
+    return run(Session(cfg, progress), allocator, workdir=workdir, launcher=launcher,
+               save_adapters_to=save_adapters_to)
+
+
+def run_trials_only(cfg: SearchConfig, workdir=None, progress: bool = True,
+                    allocator: Allocator | None = None) -> dict:
+    """``--trials-only``: one worker of an outer search's study, no final training; the study's counts."""
+    allocator = allocator or validate(cfg)
+    if not allocator.runs_trials:
+        raise InputError(f"--trials-only applies to outer-search allocators (optuna), not {cfg.allocator!r}")
+    return allocator.run_trials(Session(cfg, progress).context(workdir))
