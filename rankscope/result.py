@@ -53,6 +53,56 @@ def finite(x):
     return x
 
 
+# what each key of a result holds where present (``None``: a run may leave it empty); the
+# reports read these shapes, so a file that breaks them is refused, never half-rendered
+_NAMES = {"str": str, "int": int, "float": (int, float), "object": dict, "list": list}
+SHAPE = {"space": "str", "allocator": "str", "model": "str", "task": "str", "seed": "int", "status": "str",
+         "budget": "object", "allocation": "object", "metrics": "object", "baseline": "object",
+         "timing": "object", "history": "list", "extras": "object", "failure": "object|None",
+         "num_labels": "int|None", "head_params": "int", "run_name": "str|None"}
+NESTED = {("budget", "params"): "float", ("budget", "spec"): "str", ("allocation", "edges"): "list",
+          ("allocation", "params"): "float|None", ("metrics", "primary"): "str|None",
+          ("metrics", "final"): "object|None", ("metrics", "best"): "object|None",
+          ("metrics", "greater_is_better"): "bool"}
+STATUSES = ("completed", "failed")
+WORDS = {"str": "a string", "int": "an integer", "float": "a number", "object": "an object", "list": "a list",
+         "bool": "true or false", "None": "null"}
+
+
+def _fits(value, shape: str) -> bool:
+    for name in shape.split("|"):
+        if name == "None" and value is None or name == "bool" and isinstance(value, bool):
+            return True
+        if name in _NAMES and isinstance(value, _NAMES[name]) and not isinstance(value, bool):
+            return True
+    return False
+
+
+def _check_shape(data: dict, source: str) -> None:
+    """Refuse a result whose keys do not hold what :data:`SHAPE` and :data:`NESTED` say."""
+    def refuse(what: str, shape: str, value) -> None:
+        valid = " or ".join(WORDS[s] for s in shape.split("|"))
+        raise InputError(f"{source} is not a rankscope result: {what} must be {valid}, got {value!r:.60}")
+
+    for key, shape in SHAPE.items():
+        if key in data and not _fits(data[key], shape):
+            refuse(repr(key), shape, data[key])
+    for key, sub in (("budget", "params"), ("allocation", "edges")):  # every run writes them
+        if sub not in data[key]:
+            raise InputError(f"{source} is not a rankscope result: {key} has no {sub!r} (got {data[key]!r:.60})")
+    for (key, sub), shape in NESTED.items():
+        if sub in data[key] and not _fits(data[key][sub], shape):
+            refuse(f"{key}.{sub}", shape, data[key][sub])
+    if data.get("status", "completed") not in STATUSES:
+        raise InputError(f"{source} is not a rankscope result: status must be one of {', '.join(STATUSES)}, "
+                         f"got {data['status']!r}")
+    for key, items in (("allocation.edges", data["allocation"].get("edges", [])), ("history", data.get("history", [])),
+                       ("baseline", list((data.get("baseline") or {}).values()))):
+        bad = next((item for item in items if not isinstance(item, dict)), None)
+        if bad is not None:
+            refuse(f"every entry of {key}", "object", bad)
+
+
 @dataclass
 class SearchResult:
     space: str
@@ -103,9 +153,7 @@ class SearchResult:
             raise InputError(f"{source} is not a rankscope result: missing {', '.join(missing)}")
         if data.get("schema", SCHEMA) != SCHEMA:
             raise InputError(f"{source} has result schema {data.get('schema')!r}; this rankscope reads schema {SCHEMA}")
-        for key, kind in (("budget", dict), ("allocation", dict), ("metrics", dict)):
-            if not isinstance(data[key], kind):
-                raise InputError(f"{source} is not a rankscope result: {key!r} must be an object")
+        _check_shape(data, source)
         known = {f.name for f in fields(cls)} - {"final"}
         kwargs = {k: v for k, v in data.items() if k in known}
         kwargs.setdefault("seed", 0)

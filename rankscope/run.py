@@ -68,7 +68,7 @@ def run(session: Session, allocator: Allocator, *, workdir=None, launcher: Worke
     result = SearchResult(
         space=cfg.space, allocator=cfg.allocator, model=cfg.model, task=cfg.task, seed=cfg.seed,
         budget=session.budget.to_dict(), allocation={}, metrics=metrics_record(objective),
-        num_labels=None if session.planted else getattr(session.model.config, "num_labels", None),
+        num_labels=None if session.planted or session.causal else getattr(session.model.config, "num_labels", None),
         head_params=session.head_params)
     try:
         outcome = session.train(plan.allocation, plan.hook, desc=name, save_to=save_adapters_to)

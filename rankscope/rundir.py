@@ -6,12 +6,15 @@ end, so an interrupted or rejected run never leaves a half-written directory beh
 is itself written atomically. The exception is a run directory that holds an Optuna study
 (``study.json``, ``study.db``): it exists from the study's first trial so that a killed run can
 resume, and its result files are replaced one by one, each atomically, ``result.json`` last.
+A run killed while writing leaves only hidden staging directories named after its process; the
+next run of the same ``--out`` deletes them (:func:`remove_leftovers`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from datetime import datetime
@@ -28,6 +31,19 @@ def default_out(cfg, persistent: bool = False) -> Path:
     return Path("runs") / (name if persistent else f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{name}")
 
 
+def check_dir_path(path, flag: str) -> Path:
+    """Refuse an output directory that cannot be made: an empty path, or one that lies under a
+    file (``a.txt/run``). It may exist (the caller decides what that means) or not yet."""
+    if not str(path).strip():
+        raise InputError(f"{flag} is empty; give a directory path, e.g. {flag} runs/mine")
+    path = Path(path)
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise InputError(f"{flag} {path} lies under {blocker}, which is a file, not a directory; "
+                         f"choose a path whose parents are directories")
+    return path
+
+
 def check_out(out: Path, overwrite: bool, resumable: bool = False) -> None:
     """Refuse an existing output directory unless ``overwrite`` (checked before any training).
 
@@ -35,6 +51,7 @@ def check_out(out: Path, overwrite: bool, resumable: bool = False) -> None:
     then deletes it, study included, and starts afresh."""
     from .study.storage import is_study_dir
 
+    check_dir_path(out, "--out")
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} exists and is not a directory")
     if out.exists() and resumable and is_study_dir(out):
@@ -43,6 +60,37 @@ def check_out(out: Path, overwrite: bool, resumable: bool = False) -> None:
         return
     if out.exists() and not overwrite:
         raise InputError(f"output directory {out} already exists; pass --overwrite or choose another --out")
+
+
+def staging_prefix(out: Path, kind: str) -> str:
+    """The name start of a hidden directory beside ``out`` that this process writes before the
+    rename (``kind``: ``adapter`` for the trained adapters, ``tmp`` for the run's files)."""
+    return f".{Path(out).name}.{kind}-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_leftovers(out: Path) -> list[Path]:
+    """Delete the hidden staging directories beside ``out`` that an earlier run of the same
+    ``out`` left when it was killed mid-write (their process is gone); return them. A run then
+    starts clean and never reuses a half-written directory."""
+    out = Path(out)
+    if not out.parent.is_dir():
+        return []
+    pattern = re.compile(rf"^\.{re.escape(out.name)}\.(adapter|tmp)-(\d+)-")
+    stale = [p for p in out.parent.iterdir() if (m := pattern.match(p.name)) and p.is_dir()
+             and int(m.group(2)) != os.getpid() and not _alive(int(m.group(2)))]
+    for p in stale:
+        shutil.rmtree(p, ignore_errors=True)
+    return stale
 
 
 def _fill(tmp: Path, result: dict, allocation_json: str, config_toml: str, adapter_dir) -> None:
@@ -75,7 +123,7 @@ def write_run(out: Path, result: dict, allocation_json: str, config_toml: str, o
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return out
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=staging_prefix(out, "tmp")))
     try:
         _fill(tmp, result, allocation_json, config_toml, adapter_dir)
         if out.exists():

@@ -28,8 +28,12 @@ from .errors import InputError
 
 TASK_DEFAULTS = {
     # planted: short sequences, one regression head; calibrated defaults (README)
-    "planted": {"max_steps": 200, "lr": 3e-3, "batch_size": 32, "max_len": 64, "scaling": "rslora"},
-    "glue": {"epochs": 3.0, "lr": 5e-4, "batch_size": 32, "max_len": 128, "scaling": "lora"},
+    "planted": {"max_steps": 200, "lr": 3e-3, "batch_size": 32, "eval_batch_size": 64, "max_len": 64,
+                "scaling": "rslora"},
+    "glue": {"epochs": 3.0, "lr": 5e-4, "batch_size": 32, "eval_batch_size": 64, "max_len": 128, "scaling": "lora"},
+    # decoder tasks (gsm8k, causal): one epoch, short batches of long rows (GSM8K needs 512 tokens)
+    # (evaluation batches of 8: logits are batch × tokens × vocabulary floats)
+    "causal": {"epochs": 1.0, "lr": 5e-4, "batch_size": 8, "eval_batch_size": 8, "max_len": 512, "scaling": "lora"},
 }
 
 
@@ -52,7 +56,8 @@ def setting(default=None, help: str = "", *, flag: bool = True, factory=None):
 
 
 def task_kind(task: str) -> str:
-    return "planted" if task == "planted" else "glue"
+    """Which defaults a task takes: ``planted``, ``causal`` (gsm8k, causal) or ``glue`` (the rest)."""
+    return "planted" if task == "planted" else "causal" if task in ("gsm8k", "causal") else "glue"
 
 
 @dataclass
@@ -72,7 +77,7 @@ class SearchConfig:
     max_steps: int | None = setting(None, "Optimizer steps; overrides --epochs.")
     lr: float | None = setting(None, "Peak AdamW learning rate (linear warm-up, then linear decay).")
     batch_size: int | None = setting(None, "Training batch size.")
-    eval_batch_size: int = setting(64, "Evaluation batch size.")
+    eval_batch_size: int | None = setting(None, "Evaluation batch size.")
     max_len: int | None = setting(None, "Truncate inputs to this many tokens.")
     max_train_samples: int | None = setting(None, "Train on a seeded random subset of this many examples.")
     eval_every: int = setting(0, "Evaluate on dev every N steps (0: about ten times per run).")
@@ -134,6 +139,8 @@ class SearchConfig:
             raise InputError(f"config file {path} is not valid TOML: {exc}") from None
         except UnicodeDecodeError:
             raise InputError(f"config file {path} is not UTF-8 text") from None
+        except OSError as exc:  # e.g. no permission to read it
+            raise InputError(f"cannot read config file {path}: {exc.strerror or exc}") from None
         return cls.from_mapping(data, source=str(path))
 
     def merged(self, overrides: dict) -> "SearchConfig":

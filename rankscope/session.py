@@ -40,12 +40,13 @@ from .budget import Budget
 from .harness.data import PreparedTask, padding_collate, tokenize_examples
 from .harness.hooks import StepHook
 from .harness.loop import Harness, seed_everything
-from .harness.objectives import SequenceClassification
+from .harness.objectives import CausalLM, SequenceClassification
 from .harness.outcome import DivergedError, TrainOutcome
 from .models import head_modules, load_model
 from .planted.cache import PlantedCache, baseline_key, task_key
 from .registry import SPACES
 from .search_config import SearchConfig
+from .tasks import CAUSAL
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,27 @@ def _glue_like(cfg: SearchConfig, tokenizer):
     return spec, tokenize_examples(train, tokenizer, cfg.max_len, reg), tokenize_examples(dev, tokenizer, cfg.max_len, reg)
 
 
+def _causal(cfg: SearchConfig, tokenizer) -> PreparedTask:
+    """A decoder task: prompt/response, chat or text rows → features whose labels mark the target
+    tokens (:mod:`rankscope.tasks.causal`); the truncation counts are logged."""
+    from .tasks.causal import causal_collate, load_causal_rows, tokenize_causal
+
+    data = {}
+    for split in ("train", "dev"):
+        rows = load_causal_rows(cfg.task, split, data_dir=cfg.data_dir, seed=cfg.seed)
+        if split == "train" and cfg.max_train_samples and cfg.max_train_samples < len(rows):
+            import numpy as np
+
+            keep = np.sort(np.random.default_rng(cfg.seed).choice(len(rows), cfg.max_train_samples, replace=False))
+            rows = [rows[i] for i in keep]
+        data[split], stats = tokenize_causal(rows, tokenizer, cfg.max_len)
+        if stats["prompt_trimmed"] or stats["response_trimmed"]:
+            log.info("%s %s: %d of %d rows cut to --max-len %d (prompt trimmed %d, response trimmed %d)", cfg.task,
+                     split, max(stats["prompt_trimmed"], stats["response_trimmed"]), stats["rows"], cfg.max_len,
+                     stats["prompt_trimmed"], stats["response_trimmed"])
+    return PreparedTask(cfg.task, data["train"], data["dev"], causal_collate(tokenizer), CausalLM())
+
+
 class Session:
     """The loaded state of one run (``cfg`` must be resolved and validated)."""
 
@@ -73,6 +95,7 @@ class Session:
         self.cfg, self.progress = cfg, progress
         seed_everything(cfg.seed)  # the task head's random init depends on it
         self.planted, self.cache, self.task_key = None, None, None
+        self.causal = cfg.task in CAUSAL  # a decoder trained on next-token loss
         t0 = time.perf_counter()
         if cfg.task == "planted":
             from .planted import PlantedConfig, build_planted_task
@@ -90,6 +113,11 @@ class Session:
             self.planted = build_planted_task(self.model, self.tokenizer, self.space, pcfg, cfg.seed,
                                               padding_collate(self.tokenizer), self.cache, self.task_key)
             self.task = self.planted.prepared
+        elif self.causal:
+            self.model, self.tokenizer = load_model(cfg.model, causal_lm=True, trust_remote_code=cfg.trust_remote_code)
+            self.space = SPACES.get(cfg.space)(self.model, max_rank=cfg.max_rank)
+            t1 = time.perf_counter()
+            self.task = _causal(cfg, self.tokenizer)
         else:
             from .tasks import get_task_spec
 

@@ -15,6 +15,10 @@ rankscope.errors.InputError: --max-steps must be a positive integer, got 0
 
 from __future__ import annotations
 
+import math
+import re
+from dataclasses import fields, is_dataclass
+
 from . import distributed
 from .allocators import ALLOCATORS, Allocator
 from .budget import Budget
@@ -30,7 +34,78 @@ SCALINGS = {"lora": "alpha/r", "rslora": "alpha/sqrt(r)"}
 def _number(value, kind) -> bool:
     if isinstance(value, bool):
         return False
-    return isinstance(value, int) if kind is int else isinstance(value, (int, float))
+    return isinstance(value, int) if kind is int else isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _names(key: str) -> list[str]:
+    from .models import MODELS
+
+    return {"space": SPACES.names, "allocator": ALLOCATORS.names, "model": MODELS.names, "task": task_names}[key]()
+
+
+def _check_types(cfg: SearchConfig) -> None:
+    """The settings that are names, paths, switches and tables hold a value of that kind (a config
+    file can give any TOML value; flags always give strings)."""
+    for key in ("space", "allocator", "model", "task"):
+        value = getattr(cfg, key)
+        if not isinstance(value, str) or not value.strip():
+            extra = " (or a local model directory, or a hub id)" if key == "model" else ""
+            raise InputError(f"--{key} must be a name, got {value!r}; available: {', '.join(_names(key))}{extra}")
+    if cfg.data_dir is not None and (not isinstance(cfg.data_dir, str) or not cfg.data_dir.strip()):
+        raise InputError(f"--data-dir must be a directory path, got {cfg.data_dir!r}")
+    if not isinstance(cfg.trust_remote_code, bool):
+        raise InputError(f"trust_remote_code must be true or false, got {cfg.trust_remote_code!r}")
+    if not isinstance(cfg.baseline, list) or not all(isinstance(b, str) for b in cfg.baseline):
+        raise InputError(f"baseline must be a list of names, e.g. baseline = [\"uniform\"] (--baseline uniform), "
+                         f"got {cfg.baseline!r}")
+    for key, example in (("allocator_options", "[allocator_options] with KEY = VALUE lines, or -o KEY=VALUE"),
+                         ("planted", "[planted] with KEY = VALUE lines")):
+        if not isinstance(getattr(cfg, key), dict):
+            raise InputError(f"{key} must be a table ({example}), got {getattr(cfg, key)!r}")
+
+
+# [planted] option: (predicate, what is valid)
+PLANTED_RANGES = {
+    "n_plants": (lambda v: _number(v, int) and v >= 1, "a positive integer"),
+    "shortcut_share": (lambda v: _number(v, float) and 0 <= v <= 1, "a number in [0, 1]"),
+    "ranks": (lambda v: isinstance(v, (list, tuple)) and len(v) > 0 and all(_number(r, int) and r >= 1 for r in v),
+              "a non-empty list of positive integers, e.g. [32] or [2, 4, 8]"),
+    "scale": (lambda v: _number(v, float) and v > 0, "a positive number"),
+    "seq_len": (lambda v: _number(v, int) and v >= 2, "an integer of at least 2"),
+    "n_train": (lambda v: _number(v, int) and v >= 1, "a positive integer"),
+    "n_dev": (lambda v: _number(v, int) and v >= 1, "a positive integer"),
+    "proj_dim": (lambda v: _number(v, int) and v >= 1, "a positive integer"),
+    "targets": (lambda v: v in ("tokens", "pooled"), "'tokens' or 'pooled'"),
+}
+
+
+def check_planted(options: dict) -> None:
+    """The ``[planted]`` table: known keys, each of its kind and range."""
+    from .planted import PlantedConfig
+
+    valid = [f.name for f in fields(PlantedConfig)]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise InputError(f"[planted] options: unknown keys {unknown}; valid keys: {', '.join(valid)}")
+    for key, value in options.items():
+        ok, what = PLANTED_RANGES.get(key, (lambda v: True, ""))
+        if not ok(value):
+            raise InputError(f"[planted] {key} must be {what}, got {value!r}")
+
+
+def check_device(device) -> None:
+    """``cpu``, ``cuda`` or ``cuda:N``, and a CUDA device that this machine has."""
+    if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        raise InputError(f"--device must be cpu, cuda or cuda:N, got {device!r}")
+    if device.startswith("cuda"):
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(device.partition(":")[2] or 0)
+        if index >= count:
+            there = (f"this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}" if count else
+                     "no CUDA device is available here (torch.cuda.is_available() is false)")
+            raise InputError(f"--device {device}: {there}; use --device cpu" + (" or one of those" if count else ""))
 
 
 def _ranges(cfg: SearchConfig) -> list[tuple[str, object, type, object, str]]:
@@ -59,6 +134,7 @@ def _ranges(cfg: SearchConfig) -> list[tuple[str, object, type, object, str]]:
 
 def check_settings(cfg: SearchConfig) -> None:
     """Every setting except the allocator's options (see :func:`validate`)."""
+    _check_types(cfg)
     for flag, value, kind, ok, valid in _ranges(cfg):
         if value is None:
             continue
@@ -70,6 +146,11 @@ def check_settings(cfg: SearchConfig) -> None:
                          f"{cfg.task!r}; use 250k, 1.2M, 300000 or rN")
     if cfg.budget is not None and cfg.budget != "planted":
         Budget.check_syntax(cfg.budget)
+        spec = str(cfg.budget).strip()
+        if spec.startswith("r") and int(spec[1:]) > cfg.max_rank:
+            raise InputError(f"budget {cfg.budget!r} asks for rank {int(spec[1:])} on every edge, above --max-rank "
+                             f"{cfg.max_rank} (the largest rank an edge may take); use r1 to r{cfg.max_rank}, "
+                             f"or raise --max-rank")
     if cfg.preset is not None and cfg.preset not in PRESETS:
         raise InputError(f"unknown preset {cfg.preset!r}; valid: {', '.join(PRESETS)}")
     if cfg.preset and cfg.task != "planted":
@@ -82,17 +163,14 @@ def check_settings(cfg: SearchConfig) -> None:
     if cfg.scaling not in (None, *SCALINGS):
         raise InputError(f"unknown scaling {cfg.scaling!r}; valid: "
                          + ", ".join(f"{k} ({v})" for k, v in SCALINGS.items()))
-    if not isinstance(cfg.device, str) or not (cfg.device == "cpu" or cfg.device.startswith("cuda")):
-        raise InputError(f"--device must be cpu, cuda or cuda:N, got {cfg.device!r}")
+    check_device(cfg.device)
     if cfg.task == "custom" and not cfg.data_dir:
         raise InputError("--task custom needs --data-dir DIR holding train.csv|jsonl and dev.csv|jsonl")
+    if cfg.task == "causal" and not cfg.data_dir:
+        raise InputError("--task causal needs --data-dir DIR holding train.jsonl and dev.jsonl (rows of "
+                         '{"prompt", "response"}, {"messages": [...]} or {"text"})')
     if cfg.task == "planted":
-        from .planted import PlantedConfig
-
-        try:
-            PlantedConfig(**cfg.planted)
-        except TypeError as exc:
-            raise InputError(f"[planted] options: {exc}") from None
+        check_planted(cfg.planted)
     elif cfg.planted:
         raise InputError(f"[planted] options apply to --task planted only, not {cfg.task!r}")
 
@@ -102,8 +180,17 @@ def build_allocator(cfg: SearchConfig) -> Allocator:
     cls = ALLOCATORS.get(cfg.allocator)
     if not (isinstance(cls, type) and issubclass(cls, Allocator)):
         raise InputError(f"allocator {cfg.allocator!r} is registered as {cls!r}, which is not an Allocator subclass")
+    options = cfg.allocator_options
+    if options.get("trials_only") and not cls.runs_trials:
+        raise InputError(f"--trials-only applies to outer-search allocators (optuna), not {cfg.allocator!r}")
+    known = is_dataclass(cls.options_class) and cls.__init__ is Allocator.__init__  # options = its fields
+    valid = [f.name for f in fields(cls.options_class)] if known else []
+    unknown = sorted(set(options) - set(valid))
+    if known and unknown:
+        raise InputError(f"allocator {cfg.allocator!r} has no option {', '.join(map(repr, unknown))}; "
+                         + (f"valid options: {', '.join(valid)}" if valid else "it takes no options"))
     try:
-        return cls(**cfg.allocator_options)
+        return cls(**options)
     except TypeError as exc:
         raise InputError(f"allocator {cfg.allocator!r} options {cfg.allocator_options}: {exc}") from None
 

@@ -1,5 +1,7 @@
 """Every bad input of the foundation issue gets a clear error naming what was wrong."""
 
+import re
+
 import pytest
 
 import rankscope as rs
@@ -93,6 +95,43 @@ def test_budget_below_cheapest_and_unparseable(space):
     top = max(e.max_rank for e in space.edges)
     with pytest.raises(rs.BudgetError, match=f"asks for rank 100000 on every edge.*at most rank {top}"):
         rs.Budget.parse("r100000", space)
+
+
+def test_result_files_that_are_not_results():
+    """``SearchResult.from_dict`` (what ``show``, ``report`` and ``export`` read through) refuses
+    anything whose keys do not hold what a run writes, naming the key and what is valid."""
+    from rankscope.result import SearchResult
+
+    good = {"space": "lora", "allocator": "uniform", "model": "tiny-bert", "task": "planted", "seed": 0,
+            "budget": {"spec": "r2", "params": 10}, "allocation": {"params": 8, "edges": []},
+            "metrics": {"primary": "r2", "final": {"r2": 0.5}, "best": {}}, "history": [], "baseline": {}}
+    assert SearchResult.from_dict(good).metrics["greater_is_better"] is True
+    for bad, message in [
+        ([1], "expected a JSON object, got list"),
+        ({}, "missing space, allocator, model, task, budget, allocation, metrics"),
+        ({**good, "seed": True}, "'seed' must be an integer, got True"),
+        ({**good, "status": "done"}, "status must be one of completed, failed, got 'done'"),
+        ({**good, "budget": {"spec": "r2"}}, "budget has no 'params'"),
+        ({**good, "budget": {"params": "10"}}, "budget.params must be a number"),
+        ({**good, "metrics": {"final": []}}, "metrics.final must be an object or null"),
+        ({**good, "history": [1]}, "every entry of history must be an object, got 1"),
+        ({**good, "baseline": {"uniform": 3}}, "every entry of baseline must be an object"),
+        ({**good, "allocation": {"edges": ["q"]}}, "every entry of allocation.edges must be an object"),
+        ({**good, "failure": "x"}, "'failure' must be an object or null"),
+    ]:
+        with pytest.raises(rs.InputError, match=re.escape(f"r.json is not a rankscope result: {message}")):
+            SearchResult.from_dict(bad, source="r.json")
+
+
+def test_output_paths_that_cannot_be_made(tmp_path):
+    from rankscope.rundir import check_dir_path
+
+    (tmp_path / "f").write_text("x")
+    assert check_dir_path(tmp_path / "new" / "run", "--out") == tmp_path / "new" / "run"
+    with pytest.raises(rs.InputError, match="--out is empty"):
+        check_dir_path(" ", "--out")
+    with pytest.raises(rs.InputError, match=r"lies under .*/f, which is a file"):
+        check_dir_path(tmp_path / "f" / "a" / "b", "--out")
 
 
 def test_allocation_json_for_another_space(model, space, tmp_path):

@@ -128,7 +128,7 @@ def test_a_global_scale_loader_gives_rankscope_outputs(tmp_path, family, form, s
 
 
 def _peft_rule_scales(cfg: dict) -> dict[str, float]:
-    """Each target module's scale under PEFT's pattern rules: the first rank_pattern / alpha_pattern
+    r"""Each target module's scale under PEFT's pattern rules: the first rank_pattern / alpha_pattern
     key with re.match(r"(.*\.)?(KEY)$", name), else the top-level r / lora_alpha."""
     def lookup(pattern: dict, name: str, default):
         return next((v for k, v in pattern.items() if re.match(rf"(.*\.)?({k})$", name)), default)
@@ -190,10 +190,8 @@ TINY_RUN = ["--model", "tiny-bert", "--max-steps", "6", "--quiet", "--allocator"
 
 
 def test_cli_exports_a_trained_run_that_peft_loads(tmp_path, capsys):
-    from conftest import run_cli
+    from conftest import run_cli, run_cli_out
     from rankscope.harness.loop import seed_everything
-
-    from conftest import run_cli_out
 
     run = tmp_path / "run"
     assert run_cli(capsys, "search", *TINY_RUN, "--space", "lora", "--out", run)[0] == 0

@@ -57,20 +57,38 @@ def report(
 
     from ..io import atomic_write_text
     from ..report import render_comparison_html, render_comparison_markdown
-    from ..rundir import load_result
+    from ..rundir import check_dir_path, load_result
 
+    names = ("report.md", "report.html")
+    if out is not None:  # checked before reading anything; both files are rendered before either is written
+        out_dir = check_dir_path(out, "--out")
+        if out_dir.exists() and not out_dir.is_dir():
+            raise InputError(f"--out {out} is a file; report writes {' and '.join(names)} into a directory: "
+                             f"give a directory (new or existing)")
+        taken = [out_dir / n for n in names if (out_dir / n).is_dir()]
+        if taken:
+            raise InputError(f"--out {out}: {taken[0]} is a directory, so the report cannot be written there; "
+                             f"choose another --out")
     results = []
     for d in run_dirs:
         r = load_result(d)
         r.setdefault("run_name", Path(d).name)
         results.append(r)
     md = render_comparison_markdown(results)
-    if out:
-        atomic_write_text(Path(out) / "report.md", md)
-        atomic_write_text(Path(out) / "report.html", render_comparison_html(results))
-        typer.echo(f"wrote {out}/report.md and {out}/report.html")
-    else:
+    if out is None:
         typer.echo(md)
+        return
+    pages = {"report.md": md, "report.html": render_comparison_html(results)}
+    made = [p for p in [out_dir, *out_dir.parents] if not p.exists()]
+    try:
+        for name, text in pages.items():
+            atomic_write_text(out_dir / name, text)
+    except OSError as exc:
+        for p in made:  # directories this command created and left empty
+            if p.is_dir() and not any(p.iterdir()):
+                p.rmdir()
+        raise InputError(f"cannot write the report into --out {out}: {exc.strerror or exc}") from None
+    typer.echo(f"wrote {out_dir / names[0]} and {out_dir / names[1]}")
 
 
 @app.command("export")
@@ -95,11 +113,16 @@ def export(
     from ..export import export_peft
     from ..harness.loop import seed_everything
     from ..models import load_model
-    from ..rundir import load_result
+    from ..rundir import check_dir_path, load_result
 
-    result, out = load_result(run_dir), Path(peft)
+    result, out = load_result(run_dir), check_dir_path(peft, "--peft")
     if not (Path(run_dir) / "adapter" / "adapter.safetensors").is_file():
         raise InputError(f"{run_dir} has no trained adapters (adapter/): it failed, or an older rankscope wrote it")
+    src, dst = Path(run_dir).resolve(), out.resolve()
+    if dst == src or src in dst.parents or dst in src.parents:  # --overwrite would delete the run itself
+        raise InputError(f"--peft {out} overlaps the run directory {run_dir}; write the export elsewhere")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--peft {out} exists and is a file; give a directory path")
     if out.exists() and not overwrite:
         raise InputError(f"--peft {out} already exists; pass --overwrite or choose another directory")
     if global_scaling not in ("trained", "lora", "rslora"):
@@ -115,6 +138,7 @@ def export(
     toml = Path(run_dir) / "config.toml"
     cfg = tomllib.loads(toml.read_text()) if toml.is_file() else {}
     alpha = (cfg.get("alpha") or DEFAULT_ALPHA["lora"]["lora"]) if handle.form == "lora" else None
+    made = [p for p in [out.parent, *out.parent.parents] if not p.exists()]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
@@ -126,6 +150,9 @@ def export(
         tmp.rename(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        for p in made:  # parents this export created and left empty (it failed)
+            if p.is_dir() and not any(p.iterdir()):
+                p.rmdir()
     rule = "lora_alpha/sqrt(r)" if summary["use_rslora"] else "lora_alpha/r"
     vllm = summary["vllm_max_lora_rank"] or f"a supported value >= {summary['max_rank']}"
     typer.echo(f"wrote {out}: {summary['modules']} modules, ranks {summary['min_rank']}-{summary['max_rank']}, "
@@ -148,6 +175,26 @@ def show_space(
     """Print the edge table of a search space built on a model."""
     import rankscope as rs
 
+    from ..models import MODELS
+    from ..rundir import check_dir_path
+
+    rs.SPACES.get(name)  # an unknown space is refused before the model loads
+    if not model.strip():
+        raise InputError(f"--model is empty; available: {', '.join(MODELS.names())} (or a local model directory, "
+                         "or a hub id)")
+    if max_rank < 1:
+        raise InputError(f"--max-rank must be a positive integer, got {max_rank}")
+    for flag, path, ext in (("--graphml", graphml, "graphml"), ("--dot", dot, "dot")):
+        if path is None:
+            continue
+        if not path.strip():
+            raise InputError(f"{flag} is empty; give a file path, e.g. {flag} space.{ext}")
+        target = check_dir_path(path, flag)
+        if target.is_dir():
+            raise InputError(f"{flag} {path} is a directory; give a file path, e.g. {target / ('space.' + ext)}")
+        if not target.parent.is_dir():
+            raise InputError(f"{flag} {path}: the directory {target.parent} does not exist; create it or choose "
+                             "another path")
     m, _ = rs.load_model(model)
     space = rs.build_space(name, m, max_rank=max_rank)
     typer.echo(space.summary())

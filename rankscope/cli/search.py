@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 import shutil
+import sys
 import time
 import typing
 from dataclasses import fields
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -145,14 +144,14 @@ def search(**flags):
     """Allocate a LoRA budget over a search space, train it, and write a run directory
     (result.json, allocation.json, report.md, report.html, config.toml)."""
     from .. import distributed
-    from ..rundir import check_out, default_out, write_run
+    from ..rundir import check_dir_path, check_out, default_out, remove_leftovers, staging_prefix, write_run
     from ..run import run_search, run_trials_only
     from ..validate import validate
 
     cfg = resolve(flags)
     allocator = validate(cfg)  # every setting, once, before anything loads
     quiet, persistent = flags["quiet"], allocator.persistent
-    out_dir = Path(flags["out"]) if flags["out"] else default_out(cfg, persistent)
+    out_dir = check_dir_path(flags["out"], "--out") if flags["out"] is not None else default_out(cfg, persistent)
     if distributed.launched():  # torchrun / accelerate launch: data-parallel, rank 0 writes
         cfg.device = distributed.init_from_env(cfg.device)
         if not distributed.is_main():
@@ -166,9 +165,10 @@ def search(**flags):
                    f"{summary['storage']}: {summary['counts']}")
         return
     check_out(out_dir, flags["overwrite"], resumable=persistent)
+    remove_leftovers(out_dir)  # what a killed run of the same --out left mid-write
     made = [p for p in [out_dir.parent, *out_dir.parent.parents] if not p.exists()]  # e.g. runs/
     # created only when the trained adapters are saved, at the very end (a killed run leaves nothing)
-    staging = out_dir.parent / f".{out_dir.name}.adapter-{os.getpid()}-{int(time.time())}"
+    staging = out_dir.parent / f"{staging_prefix(out_dir, 'adapter')}{int(time.time())}"
     try:
         result = run_search(cfg, progress=not quiet, workdir=out_dir if persistent else None,
                             save_adapters_to=staging, allocator=allocator)
@@ -180,7 +180,7 @@ def search(**flags):
         kept = persistent and out_dir.is_dir()
         typer.echo(f"interrupted; the study's finished trials are kept in {out_dir}: re-run the same command to "
                    "resume" if kept else "interrupted; nothing was written", err=True)
-        raise typer.Exit(130) from None
+        sys.exit(130)  # the message is said: nothing more to print on the way out
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         for p in made:  # directories this run created and left empty (a refused or interrupted run)

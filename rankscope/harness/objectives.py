@@ -2,6 +2,8 @@
 
 * :class:`SequenceClassification` — GLUE and custom tasks: the model's own head and loss
   (cross-entropy, or MSE for regression), metrics from the task spec.
+* :class:`CausalLM` — decoder tasks (GSM8K, prompt/response, chat, text): loss on target tokens
+  only; dev NLL per target token (primary, lower is better) and perplexity.
 * The planted-structure regression is :class:`rankscope.planted.task.PlantedRegression`.
 """
 
@@ -24,6 +26,39 @@ class SequenceClassification:
 
     def metrics(self, preds: np.ndarray, targets: np.ndarray) -> dict[str, float]:
         return self.spec.metrics(preds, targets)
+
+
+class CausalLM:
+    """Next-token prediction on the target tokens only (``labels != -100``: responses, assistant
+    turns, or every token of plain-text rows)::
+
+        loss = mean over target tokens t of  −log p(x_t | x_<t)        (what AdamW minimises)
+        nll  = Σ −log p / #targets over the whole dev set              (primary, lower is better)
+        perplexity = exp(nll)
+
+    Per batch, ``forward`` returns the loss and, as "predictions" and "targets", the batch's
+    summed NLL and its target-token count, so dev metrics are exact token-weighted means however
+    the dev set is batched."""
+
+    primary = "nll"
+    greater_is_better = False
+
+    def forward(self, model, batch):
+        labels = batch["labels"]
+        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        logits = out.logits[:, :-1].float()
+        targets = labels[:, 1:]
+        nll = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                                                ignore_index=-100, reduction="sum")
+        count = (targets != -100).sum()
+        loss = nll / count.clamp_min(1)
+        return loss, nll.detach().reshape(1), count.reshape(1)
+
+    def metrics(self, preds: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+        tokens = float(targets.sum())
+        nll = float(preds.sum()) / tokens if tokens else float("nan")
+        return {"nll": nll, "perplexity": float(np.exp(nll)) if np.isfinite(nll) else float("nan"),
+                "target_tokens": tokens}
 
 
 def to_numpy(t: torch.Tensor) -> np.ndarray:

@@ -73,7 +73,25 @@ def run_trials(study: optuna.Study, objective, n_trials: int, *, heartbeat: bool
                 log.warning("stopped waiting for running trial(s) %s after %.0f s without a change",
                             list(running), time.monotonic() - since)
             break
-        study.optimize(objective, n_trials=1, catch=(SurplusTrial, *catch), gc_after_trial=False)
+        with _no_interrupt_traceback():
+            study.optimize(objective, n_trials=1, catch=(SurplusTrial, *catch), gc_after_trial=False)
         ran += 1
     bar.close()
     return ran
+
+
+class _no_interrupt_traceback:
+    """Optuna logs a trial stopped by Ctrl-C with a full traceback; the CLI says it in one line."""
+
+    def __init__(self):
+        self.logger = logging.getLogger("optuna.study._optimize")
+
+    def filter(self, record) -> bool:
+        return not (record.exc_info and record.exc_info[0] is not None
+                    and issubclass(record.exc_info[0], KeyboardInterrupt))
+
+    def __enter__(self):
+        self.logger.addFilter(self.filter)
+
+    def __exit__(self, *exc):
+        self.logger.removeFilter(self.filter)

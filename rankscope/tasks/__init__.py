@@ -37,11 +37,14 @@ from .metrics import METRICS, compute_metrics
 
 
 PLANTED = "planted"  # the offline ground-truth task (:mod:`rankscope.planted`)
+CAUSAL = ("gsm8k", "causal")  # decoder tasks (:mod:`.causal`): next-token loss on responses
 
 
 def task_names() -> list[str]:
-    """Every valid task name: the registered ones (sorted), then ``custom`` and ``planted``."""
-    return [n for n in TASKS.names() if n not in (CUSTOM, PLANTED)] + [CUSTOM, PLANTED]
+    """Every valid task name: the registered ones (sorted), ``custom``, the causal-LM tasks and
+    ``planted``."""
+    special = (CUSTOM, *CAUSAL, PLANTED)
+    return [n for n in TASKS.names() if n not in special] + list(special)
 
 
 def get_task_spec(name: str, *, data_dir=None) -> TaskSpec:
@@ -77,7 +80,7 @@ def _require_dir(name: str, data_dir):
 
 
 __all__ = [
-    "CUSTOM", "PLANTED", "DataError", "Example", "GLUE", "GLUE_DIR_ENV", "METRICS", "TASKS", "TaskSpec",
+    "CAUSAL", "CUSTOM", "PLANTED", "DataError", "Example", "GLUE", "GLUE_DIR_ENV", "METRICS", "TASKS", "TaskSpec",
     "compute_metrics", "get_task_spec", "infer_custom_spec", "load_custom_data", "load_task_data",
     "task_names",
 ]

@@ -77,7 +77,13 @@ def split_file(data_dir, split: str, *, required: bool = True) -> Path | None:
     """``<data_dir>/<split>.csv`` or ``.jsonl``; an error if both or (when required) neither."""
     root = Path(data_dir).expanduser()
     if not root.is_dir():
-        raise DataError(f"custom data directory {root} does not exist")
+        what = "is a file, not a directory" if root.exists() else "does not exist"
+        raise DataError(f"custom data directory {root} {what}; expected a directory holding train.csv|jsonl "
+                        f"and dev.csv|jsonl")
+    odd = [root / f"{split}.{ext}" for ext in FORMATS if (root / f"{split}.{ext}").exists()
+           and not (root / f"{split}.{ext}").is_file()]
+    if odd:
+        raise DataError(f"{odd[0]} is not a file; expected the {split} split as a CSV or JSONL file")
     found = [root / f"{split}.{ext}" for ext in FORMATS if (root / f"{split}.{ext}").is_file()]
     if len(found) > 1:
         raise DataError(f"both {found[0]} and {found[1]} exist; keep one file per split")
@@ -89,7 +95,12 @@ def split_file(data_dir, split: str, *, required: bool = True) -> Path | None:
 
 def read_records(path: Path) -> list[tuple[str, dict]]:
     """``("<path>:<line>", record)`` for every row of a CSV or JSONL split file."""
-    records = read_csv(path) if path.suffix == ".csv" else read_jsonl(path)
+    try:
+        records = read_csv(path) if path.suffix == ".csv" else read_jsonl(path)
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
+    except OSError as err:
+        raise DataError(f"cannot read {path}: {err.strerror or err}") from None
     for where, record in records:
         missing = [field for field in REQUIRED if record.get(field) is None]
         if missing:

@@ -111,7 +111,8 @@ def glue_dir(data_dir=None) -> Path | None:
         return None
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise DataError(f"GLUE data directory {root} (from {origin}) does not exist; expected a "
+        what = "is a file, not a directory" if root.exists() else "does not exist"
+        raise DataError(f"GLUE data directory {root} (from {origin}) {what}; expected a "
                         f"directory in the GLUE v1 layout, e.g. {root / 'CoLA' / 'train.tsv'}")
     return root
 

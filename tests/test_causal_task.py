@@ -1,0 +1,55 @@
+"""Decoder tasks end to end on a tiny LLaMA: `--task causal` (and, slow, `--task gsm8k`) train on
+next-token loss through the one session, with a lower-is-better primary metric."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rankscope.errors import InputError
+from rankscope.run import run_search
+from rankscope.search_config import SearchConfig
+
+GSM8K = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k"
+
+
+@pytest.fixture(scope="module")
+def chat_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("causal")
+    rows = [{"prompt": f"Add {i} and {i + 1}.", "response": f"{2 * i + 1}"} for i in range(40)]
+    for split, part in (("train", rows[:32]), ("dev", rows[32:])):
+        (d / f"{split}.jsonl").write_text("\n".join(json.dumps(r) for r in part) + "\n")
+    return d
+
+
+def _cfg(**kw):
+    return SearchConfig(**{"model": "tiny-llama", "space": "shortcuts", "max_steps": 6, "batch_size": 4,
+                           "eval_every": 3, **kw}).resolved()
+
+
+@pytest.mark.parametrize("allocator,options", [("uniform", {}), ("proxy-static", {"n_batches": 2}),
+                                               ("salient", {}), ("adalora", {})])
+def test_causal_task_trains_every_allocator_on_shortcuts(chat_dir, allocator, options):
+    result = run_search(_cfg(task="causal", data_dir=str(chat_dir), allocator=allocator,
+                             allocator_options=options), progress=False)
+    assert result.completed, result.failure
+    metrics = result.metrics
+    assert metrics["primary"] == "nll" and metrics["greater_is_better"] is False
+    assert metrics["final"]["perplexity"] > 1 and metrics["final"]["target_tokens"] > 0
+    assert metrics["best"]["nll"] <= min(h["dev"]["nll"] for h in result.history)  # lower is better
+    assert 0 < result.final.params <= result.budget["params"]
+
+
+def test_causal_task_needs_a_decoder_and_a_data_dir(chat_dir):
+    with pytest.raises(InputError, match="needs a decoder model; tiny-bert is an encoder"):
+        run_search(_cfg(task="causal", data_dir=str(chat_dir), model="tiny-bert"), progress=False)
+    with pytest.raises(InputError, match="--task causal needs --data-dir"):
+        run_search(_cfg(task="causal"), progress=False)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (GSM8K / "train.jsonl").is_file(), reason=f"GSM8K not found at {GSM8K}")
+def test_gsm8k_trains_on_the_held_out_dev_split():
+    result = run_search(_cfg(task="gsm8k", space="lora", max_train_samples=16, eval_subset=16), progress=False)
+    assert result.completed and result.task == "gsm8k"
+    assert result.history[-1]["dev_rows"] > 16  # the final evaluation uses the whole hold-out
