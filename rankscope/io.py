@@ -47,3 +47,41 @@ def read_json(path, what: str = "file", error=None):
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise error(f"{path} is not valid JSON ({exc}); expected {what}") from None
+
+
+def read_jsonl(path, example: str, error):
+    """``[("<path>:<line>", object)]`` for every non-blank line of a JSON Lines file. A line
+    that is not a JSON object, a non-UTF-8 file or an unreadable one raises ``error`` naming the
+    file, the line and, as ``example``, what a valid line looks like."""
+    records = []
+    try:
+        with open(path, encoding="utf-8-sig") as f:  # -sig: drop a byte-order mark
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                where = f"{path}:{number}"
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise error(f"{where}: not valid JSON Lines ({err.msg} at column {err.colno}); expected "
+                                f"one JSON object per line, e.g. {example}") from None
+                if not isinstance(record, dict):
+                    raise error(f"{where}: expected a JSON object ({example}), got {type(record).__name__}")
+                records.append((where, record))
+    except UnicodeDecodeError as err:
+        raise error(f"{path} is not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except OSError as err:
+        raise error(f"cannot read {path}: {err.strerror or err}") from None
+    return records
+
+
+def user_cache_dir(kind: str) -> Path | None:
+    """``$RANKSCOPE_CACHE/<kind>``, else ``$XDG_CACHE_HOME/rankscope/<kind>``, else
+    ``~/.cache/rankscope/<kind>``; ``None`` when ``$RANKSCOPE_CACHE`` is ``off``."""
+    env = os.environ.get("RANKSCOPE_CACHE")
+    if env == "off":
+        return None
+    if env:
+        return Path(env).expanduser() / kind
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rankscope" / kind

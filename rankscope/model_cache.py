@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .io import atomic_write_text
+from .io import atomic_write_text, user_cache_dir
 
 log = logging.getLogger(__name__)
 ENV = "RANKSCOPE_CACHE"
@@ -46,13 +46,7 @@ STALE_TMP_S = 6 * 3600  # a temporary directory this old belongs to a run that d
 
 def models_cache_dir() -> Path | None:
     """Where converted model copies live, or ``None`` when ``$RANKSCOPE_CACHE`` is ``off``."""
-    env = os.environ.get(ENV)
-    if env == "off":
-        return None
-    if env:
-        return Path(env).expanduser() / "models"
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "rankscope" / "models"
+    return user_cache_dir("models")
 
 
 def file_sha256(path, memo: Path | None = None) -> str:

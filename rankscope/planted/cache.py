@@ -23,13 +23,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 
 import torch
 
 from .._version import __version__
-from ..io import atomic_write_bytes, atomic_write_text
+from ..io import atomic_write_bytes, atomic_write_text, user_cache_dir
 
 log = logging.getLogger(__name__)
 ENV = "RANKSCOPE_CACHE"
@@ -40,13 +39,7 @@ NOT_SCHEDULE = ("allocator", "allocator_options", "baseline", "trust_remote_code
 
 def cache_dir() -> Path | None:
     """The planted cache's directory, or ``None`` when ``$RANKSCOPE_CACHE`` is ``off``."""
-    env = os.environ.get(ENV)
-    if env == "off":
-        return None
-    if env:
-        return Path(env).expanduser() / "planted"
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "rankscope" / "planted"
+    return user_cache_dir("planted")
 
 
 def digest(obj) -> str:

@@ -36,11 +36,11 @@ order are :class:`~rankscope.tasks.base.DataError` (an ``InputError``) naming th
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
+from ..io import read_jsonl
 from .base import DataError, check_split
 
 #: format name -> the keys that mark it
@@ -108,28 +108,7 @@ def read_causal_jsonl(path) -> list[CausalRow]:
 
 def read_jsonl_objects(path: Path) -> list[tuple[str, dict]]:
     """``("<path>:<line>", object)`` for every non-blank line of a JSON Lines file."""
-    records = []
-    try:
-        with open(path, encoding="utf-8-sig") as f:  # -sig: drop a byte-order mark
-            for number, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                where = f"{path}:{number}"
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise DataError(f"{where}: not valid JSON Lines ({err.msg} at column "
-                                    f"{err.colno}); expected one JSON object per line, e.g. "
-                                    f"{FORMAT_HELP}") from None
-                if not isinstance(record, dict):
-                    raise DataError(f"{where}: expected a JSON object ({FORMAT_HELP}), got "
-                                    f"{type(record).__name__}")
-                records.append((where, record))
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start})") from None
-    except OSError as err:
-        raise DataError(f"cannot read {path}: {err.strerror or err}") from None
-    return records
+    return read_jsonl(path, FORMAT_HELP, DataError)
 
 
 def detect_format(record: dict, where: str) -> str:

@@ -24,9 +24,9 @@ and dev always agree on it:
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
+from .. import io
 from .base import SPLITS, DataError, Example, TaskSpec, check_split, parse_number, select
 
 CUSTOM = "custom"
@@ -129,22 +129,7 @@ def read_csv(path: Path) -> list[tuple[str, dict]]:
 
 
 def read_jsonl(path: Path) -> list[tuple[str, dict]]:
-    records = []
-    with open(path, encoding="utf-8-sig") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{where}: not valid JSON ({err.msg}); expected one object per "
-                                f"line, e.g. {{\"text\": \"...\", \"label\": 0}}") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{where}: expected a JSON object with text and label, "
-                                f"got {type(record).__name__}")
-            records.append((where, record))
-    return records
+    return io.read_jsonl(path, '{"text": "...", "label": 0}', DataError)
 
 
 def to_example(record: dict, label: int | float, where: str) -> Example:
