@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import shutil
 import sys
 import time
 import typing
 from dataclasses import fields
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -140,6 +142,15 @@ def resolve(flags: dict) -> SearchConfig:
     return base.merged(overrides).resolved()
 
 
+def _clean(staging: Path, made: list) -> None:
+    """Remove the adapter staging directory and the directories this run created and left empty
+    (a refused, failed or interrupted run leaves nothing behind)."""
+    shutil.rmtree(staging, ignore_errors=True)
+    for p in made:
+        if p.is_dir() and not any(p.iterdir()):
+            p.rmdir()
+
+
 def search(**flags):
     """Allocate a LoRA budget over a search space, train it, and write a run directory
     (result.json, allocation.json, report.md, report.html, config.toml)."""
@@ -180,12 +191,13 @@ def search(**flags):
         kept = persistent and out_dir.is_dir()
         typer.echo(f"interrupted; the study's finished trials are kept in {out_dir}: re-run the same command to "
                    "resume" if kept else "interrupted; nothing was written", err=True)
-        sys.exit(130)  # the message is said: nothing more to print on the way out
+        _clean(staging, made)
+        sys.stdout.flush(), sys.stderr.flush()
+        # exit now: an interrupted study can leave a storage thread or engine that blocks a normal
+        # interpreter exit (seen once in CI); the trials it finished are already committed
+        os._exit(130)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        for p in made:  # directories this run created and left empty (a refused or interrupted run)
-            if p.is_dir() and not any(p.iterdir()):
-                p.rmdir()
+        _clean(staging, made)
     if flags["json_out"]:
         typer.echo(json.dumps(record, indent=2))
     else:
