@@ -20,6 +20,20 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     torch.set_num_threads(1)
 
+# processes a test starts (search subprocesses): a failing test must not leave them running
+STARTED: list = []
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_processes():
+    yield
+    while STARTED:
+        p = STARTED.pop()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 SMALL = dict(num_hidden_layers=2, num_attention_heads=2, vocab_size=100)
 
 

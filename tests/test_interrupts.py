@@ -28,18 +28,7 @@ CONFIG = ('model = "tiny-bert"\nmax_steps = {steps}\neval_every = 100\n'
           "[planted]\nn_train = 32\nn_dev = 16\nseq_len = 8\nn_plants = 2\n")
 OPTUNA = ["--allocator", "optuna", "--n-trials", "4", "--trial-steps", "150",
           "-o", "heartbeat_interval=1", "-o", "grace_period=2"]
-STARTED: list[subprocess.Popen] = []
-
-
-@pytest.fixture(autouse=True)
-def _no_stray_processes():
-    """A failing test must not leave its search process running."""
-    yield
-    while STARTED:
-        p = STARTED.pop()
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+from conftest import STARTED  # noqa: E402  (processes a test starts; killed after it)
 
 
 def _default_sigint():  # a test runner may ignore SIGINT, and children inherit that

@@ -30,18 +30,7 @@ def _default_sigint():  # a test runner's worker may ignore SIGINT, and children
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-STARTED = []
-
-
-@pytest.fixture(autouse=True)
-def _no_stray_processes():
-    """A failing test must not leave its search processes running."""
-    yield
-    while STARTED:
-        p = STARTED.pop()
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+from conftest import STARTED  # noqa: E402  (processes a test starts; killed after it)
 
 
 def rankscope(*args, **kw):
