@@ -32,16 +32,18 @@ applies, and both compute s · B'_m A_m = ΔW_m, rankscope's update. What else g
     SVD form          A ← Q[kept], B ← P[:, kept] · diag(λ · scale)[kept], s_m = 1: the same
                       ΔW = P·diag(Λ)·Q·scale, exactly
     task head         ``modules_to_save`` (classifier / score), weights included; vLLM refuses
-                      adapters that have one
+                      adapters that have one. A causal LM has no trained head (its lm_head is
+                      the base model's): ``task_type="CAUSAL_LM"``, nothing in modules_to_save
 
 After writing, the export is loaded back with ``PeftModel.from_pretrained`` on a fresh base
 model and checked: every targeted module has its r and the global scale s, the top-level
 ``lora_alpha`` and ``r`` give s, every pattern key matches exactly one module, and the outputs
 on a probe batch are rankscope's. Shortcut edges read one point of the network and write into
 another; a ``LoraConfig`` adapts a module's own input → output and cannot hold them, so an
-allocation with shortcuts is refused unless ``drop_shortcuts`` (the PEFT model then lacks them
-and its outputs differ); keep such allocations in the rankscope format
-(:mod:`rankscope.adapter_io`).
+allocation with shortcuts is refused unless ``drop_shortcuts`` (the PEFT model then lacks them,
+its outputs differ, and it is checked against rankscope's with the shortcuts switched off); keep
+such allocations in the rankscope format (:mod:`rankscope.adapter_io`). The same helpers serve
+the merged-weights export (:mod:`rankscope.export_merged`).
 """
 
 from __future__ import annotations
@@ -113,15 +115,38 @@ def shortcut_edges(handle) -> list[str]:
     return [eid for eid in handle.adapters if handle.space.edge(eid).module is None]
 
 
+def refuse_shortcuts(handle, drop_shortcuts: bool, what: str, why: str) -> list[str]:
+    """The shortcut edges of ``handle`` (to be dropped); refused unless ``drop_shortcuts``.
+    ``what``: the export format (``plain PEFT``); ``why``: what it can hold instead."""
+    dropped = shortcut_edges(handle)
+    if dropped and not drop_shortcuts:
+        raise InputError(
+            f"the allocation has {len(dropped)} shortcut edge(s) ({', '.join(dropped[:4])}"
+            + (", ..." if len(dropped) > 4 else "") + f"). A shortcut reads one point of the network and writes "
+            f"into another, and {why}, so {what} cannot hold them. Keep this allocation in the rankscope format "
+            "(the run's adapter/ directory, rs.load_adapters), or pass --drop-shortcuts to export only the module "
+            "edges (outputs will differ)")
+    return dropped
+
+
+def is_causal_lm(model) -> bool:
+    """Whether ``model`` is a transformers causal LM (``*ForCausalLM``, ``GPT2LMHeadModel``, ...)."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES as CAUSAL
+
+    names = {n for v in CAUSAL.values() for n in ((v,) if isinstance(v, str) else v)}
+    return type(model).__name__ in names
+
+
 def lora_config(folded: dict, model, *, fan_in_fan_out: bool = False):
     from peft import LoraConfig
 
     mods, heads = folded["modules"], list(head_modules(model))
+    causal = {"task_type": "CAUSAL_LM"} if is_causal_lm(model) else {}  # no trained head to save
     return LoraConfig(r=folded["r"], lora_alpha=folded["lora_alpha"], use_rslora=folded["use_rslora"],
                       lora_dropout=0.0, target_modules=sorted(mods), fan_in_fan_out=fan_in_fan_out,
                       rank_pattern={re.escape(p): w["r"] for p, w in mods.items()},
                       alpha_pattern={re.escape(p): w["alpha"] for p, w in mods.items()},
-                      modules_to_save=heads or None)
+                      modules_to_save=None if causal else heads or None, **causal)
 
 
 def vllm_max_lora_rank(r: int) -> int | None:
@@ -155,6 +180,31 @@ def _probe_ids(model):
     return torch.randint(0, int(vocab), (1, 8), generator=torch.Generator().manual_seed(0)).to(device)
 
 
+def reference_probe(model, handle, dropped=()):
+    """``(probe ids, rankscope's outputs on them)`` with the edges ``dropped`` switched off (their
+    masks zeroed, then restored): what an export without them must compute; None without a vocab."""
+    if (ids := _probe_ids(model)) is None:
+        return None
+    masks = {eid: handle.adapters[eid].mask.detach().clone() for eid in dropped}
+    try:
+        with torch.no_grad():
+            for eid in dropped:
+                handle.adapters[eid].mask.zero_()
+        return ids, _outputs(model, ids)
+    finally:
+        with torch.no_grad():
+            for eid, m in masks.items():
+                handle.adapters[eid].mask.copy_(m)
+
+
+def check_outputs(got: torch.Tensor, want: torch.Tensor, dtype, what: str) -> None:
+    """Refuse an export whose outputs on the probe differ from rankscope's."""
+    tol = 1e-4 if dtype in (torch.float32, torch.float64) else 2e-2  # bf16, fp16
+    err = float((got.float() - want.float()).abs().max())
+    if not err <= tol * (1.0 + float(want.abs().max())):
+        raise InputError(f"{what} export check: the outputs differ from rankscope's by {err:.3g}")
+
+
 def export_peft(model, handle, out_dir, *, drop_shortcuts: bool = False, fresh_model=None,
                 scaling: str = "lora", alpha: float | None = None) -> tuple:
     """Write ``handle``'s module edges (on ``model``) as a serving-safe PEFT adapter in
@@ -165,20 +215,13 @@ def export_peft(model, handle, out_dir, *, drop_shortcuts: bool = False, fresh_m
     checked. Returns ``(summary, the PeftModel built on model)``."""
     from peft import get_peft_model
 
-    dropped = shortcut_edges(handle)
-    if dropped and not drop_shortcuts:
-        raise InputError(
-            f"the allocation has {len(dropped)} shortcut edge(s) ({', '.join(dropped[:4])}"
-            + (", ..." if len(dropped) > 4 else "") + "). A shortcut reads one point of the network and writes "
-            "into another, and PEFT's LoraConfig can only adapt a module's own input to its output, so plain PEFT "
-            "cannot hold them. Keep this allocation in the rankscope format (the run's adapter/ directory, "
-            "rs.load_adapters), or pass --drop-shortcuts to export only the module edges (outputs will differ)")
+    dropped = refuse_shortcuts(handle, drop_shortcuts, "plain PEFT",
+                               "PEFT's LoraConfig can only adapt a module's own input to its output")
     folded = fold(module_weights(handle), scaling=scaling, alpha=alpha)
     weights = folded["modules"]
     config = lora_config(folded, model, fan_in_fan_out=_is_conv1d(model))
-    probe = None
-    if fresh_model is not None and not dropped and (ids := _probe_ids(model)) is not None:
-        probe = (ids, _outputs(model, ids))  # rankscope's outputs, before detaching
+    # rankscope's outputs (without the dropped shortcuts), before detaching
+    probe = reference_probe(model, handle, dropped) if fresh_model is not None else None
     handle.detach()
     pm = get_peft_model(model, config)
     placed = set()
@@ -196,7 +239,8 @@ def export_peft(model, handle, out_dir, *, drop_shortcuts: bool = False, fresh_m
         w["r"] * (w["A"].shape[1] + w["B"].shape[0]) for w in weights.values()),
         "max_rank": folded["r"], "min_rank": min(w["r"] for w in weights.values()),
         "lora_alpha": folded["lora_alpha"], "use_rslora": folded["use_rslora"], "scale": folded["scale"],
-        "vllm_max_lora_rank": vllm_max_lora_rank(folded["r"]), "modules_to_save": config.modules_to_save or []}
+        "vllm_max_lora_rank": vllm_max_lora_rank(folded["r"]), "modules_to_save": config.modules_to_save or [],
+        "task_type": config.task_type}
     if fresh_model is not None:
         check_round_trip(fresh_model, out_dir, folded, probe)
         summary["round_trip"] = "ok"
@@ -235,8 +279,5 @@ def check_round_trip(fresh_model, out_dir, folded: dict, probe=None) -> None:
         raise InputError(f"PEFT export check: {sorted(set(weights) - seen)[:4]} not adapted after reload")
     if probe is not None:
         ids, want = probe
-        got = _outputs(pm, ids.to(next(pm.parameters()).device))
-        tol = 1e-4 if next(pm.parameters()).dtype in (torch.float32, torch.float64) else 2e-2  # bf16, fp16
-        err = float((got - want).abs().max())
-        if not err <= tol * (1.0 + float(want.abs().max())):
-            raise InputError(f"PEFT export check: PEFT's outputs differ from rankscope's by {err:.3g}")
+        param = next(pm.parameters())
+        check_outputs(_outputs(pm, ids.to(param.device)), want, param.dtype, "PEFT")

@@ -29,9 +29,24 @@ Differences from ``rankscope search``: the Trainer owns the optimizer, so adapte
 compacted during training (``compact`` is turned off; ``rs.save_adapters`` slices masked ranks
 away at the end), and the learning-rate scheduler steps after the hook rather than before it.
 ``proxy-dynamic`` scores on K batches of the training set you pass to ``prepare`` (with your
-collator), using the model's own loss; it runs in one process. Under ``torchrun`` /
-``accelerate launch`` (the Trainer's DDP) every decision is made on rank 0 and broadcast
-(:mod:`rankscope.distributed`), so all replicas keep the same masks.
+collator); it runs in one process. Under ``torchrun`` / ``accelerate launch`` (the Trainer's DDP)
+every decision is made on rank 0 and broadcast (:mod:`rankscope.distributed`), so all replicas
+keep the same masks.
+
+**The scoring loss** (``RankscopeCallback.objective``) is picked from the model in ``prepare``,
+so the proxies score what the Trainer minimises:
+
+* a causal LM (``AutoModelForCausalLM``: ``*ForCausalLM``, ``GPT2LMHeadModel``, …) whose batches
+  carry ``labels`` aligned with ``input_ids``, ``-100`` on prompt and padding tokens (as
+  :func:`~rankscope.tasks.causal.tokenize_causal` + ``causal_collate`` build them):
+  :class:`~rankscope.harness.objectives.CausalLM`, the mean next-token NLL over the target tokens,
+  as ``rankscope search --task gsm8k`` scores. Its metrics (NLL, perplexity) make ``alpha_test``
+  usable. There is no task head: ``lm_head`` stays frozen and only the adapters train;
+* anything else (a sequence-classification head, a custom model): the model's own ``loss``,
+  without task metrics; the classifier head (``classifier``/``score``) trains with the adapters.
+
+``objective=`` overrides the choice: any object with ``forward(model, batch) -> (loss, preds,
+targets)``, ``metrics(preds, targets)``, ``primary`` and ``greater_is_better``.
 """
 
 from __future__ import annotations
@@ -47,10 +62,32 @@ from .attach import attach
 from .budget import Budget
 from .errors import InputError, TrainingError
 from .harness.hooks import TrainState
+from .harness.objectives import CausalLM
 from .models import head_modules
 
 log = logging.getLogger(__name__)
 SUPPORTED = ("salient", "adalora", "proxy-dynamic")
+
+
+class _CausalLoss(CausalLM):
+    """:class:`CausalLM` with a clear error for a scoring batch without ``labels`` (a Trainer's
+    data may lack them; the search harness always has them)."""
+
+    def forward(self, model, batch):
+        if "labels" not in batch:
+            raise InputError("a causal-LM scoring batch needs labels (the input ids, -100 where no loss "
+                             "is taken): tokenize with rankscope.tasks.causal.tokenize_causal, or use "
+                             "DataCollatorForLanguageModeling(tokenizer, mlm=False)")
+        return super().forward(model, batch)
+
+
+def scoring_objective(model):
+    """The loss proxies score ``model`` with (see the module docstring): the causal-LM objective
+    for a causal LM, else the model's own ``loss``."""
+    from .export import is_causal_lm
+
+    causal = is_causal_lm(model) or type(model).__name__.endswith("ForCausalLM")  # remote-code models
+    return _CausalLoss() if causal else _ModelLoss()
 
 
 class _ModelLoss:
@@ -93,13 +130,14 @@ class CallbackTrainer:
     keep (:meth:`restore_head` does nothing). The run's length is what ``prepare`` was told;
     ``steps_per_epoch`` is known once the Trainer starts (the hook reads it from its state).
     Scoring batches are K seeded draws from the training set and collator given to ``prepare``,
-    scored with the model's own loss."""
+    scored with ``objective`` (default :func:`scoring_objective`: causal NLL or the model's loss)."""
 
-    def __init__(self, total_steps: int, model, dataset=None, collator=None, batch_size: int = 8):
+    def __init__(self, total_steps: int, model, dataset=None, collator=None, batch_size: int = 8,
+                 objective=None):
         import inspect
 
         self._total, self._model, self._batch_size = total_steps, model, batch_size
-        self.objective = _ModelLoss()
+        self.objective = objective if objective is not None else scoring_objective(model)
         self._rows = None
         if dataset is not None:
             accepted = set(inspect.signature(model.forward).parameters) | {"labels", "label", "label_ids"}
@@ -143,8 +181,13 @@ class CallbackTrainer:
 
 
 class RankscopeCallback(TrainerCallback):
+    """``allocator`` (name or instance), ``space`` (name or :class:`~rankscope.space.Space`) and
+    ``budget`` (``"r2"``, a parameter count, …) as in ``rankscope search``; ``options`` are the
+    allocator's. ``objective`` overrides the scoring loss (default: picked from the model in
+    :meth:`prepare`, see the module docstring); after ``prepare`` it is the one in use."""
+
     def __init__(self, allocator, space, budget, *, options: dict | None = None, alpha=None,
-                 scaling: str = "lora", orth_reg: float = 0.5, seed: int = 0):
+                 scaling: str = "lora", orth_reg: float = 0.5, seed: int = 0, objective=None):
         self.allocator = ALLOCATORS.get(allocator)(**(options or {})) if isinstance(allocator, str) else allocator
         if not isinstance(self.allocator, Allocator):
             raise InputError(f"RankscopeCallback needs an Allocator or a registered name, got {allocator!r}")
@@ -155,7 +198,7 @@ class RankscopeCallback(TrainerCallback):
         if getattr(self.allocator.opts, "compact", False):
             self.allocator.opts.compact = False  # the Trainer owns the optimizer: no mid-run rebuild
         self.space, self.budget_spec, self.alpha, self.scaling = space, budget, alpha, scaling
-        self.orth_reg, self.seed = orth_reg, seed
+        self.orth_reg, self.seed, self.objective_spec, self.objective = orth_reg, seed, objective, objective
         self.handle = self.plan = self.hook = self.state = None
         self.total_steps = 0
 
@@ -177,7 +220,8 @@ class RankscopeCallback(TrainerCallback):
         if self.allocator.name == "proxy-dynamic" and (train_dataset is None or data_collator is None):
             raise InputError("proxy-dynamic scores the edges on batches of your training data: call "
                              "prepare(model, total_steps, train_dataset=..., data_collator=...)")
-        trainer = CallbackTrainer(total_steps, model, train_dataset, data_collator, batch_size)
+        trainer = CallbackTrainer(total_steps, model, train_dataset, data_collator, batch_size, self.objective_spec)
+        self.objective = trainer.objective
         self.plan = self.allocator.propose(AllocationContext(space, budget, model, trainer, self.seed, progress=False))
         if self.plan.hook is None:
             raise InputError(f"{self.allocator.name!r} decides before training: use `rankscope search`, or "
@@ -185,7 +229,7 @@ class RankscopeCallback(TrainerCallback):
         self.hook = self.plan.hook
         self.handle = attach(model, space, self.plan.allocation, seed=self.seed, alpha=self.alpha,
                              scaling=self.scaling)
-        for child in head_modules(model).values():  # the task head trains with the adapters
+        for child in head_modules(model).values():  # the task head trains (a causal LM has none)
             child.requires_grad_(True)
         if self.handle.form == "svd" and self.orth_reg > 0:
             model.register_forward_hook(self._add_orth_penalty)

@@ -71,7 +71,7 @@ def run(session: Session, allocator: Allocator, *, workdir=None, launcher: Worke
         num_labels=None if session.planted or session.causal else getattr(session.model.config, "num_labels", None),
         head_params=session.head_params)
     try:
-        outcome = session.train(plan.allocation, plan.hook, desc=name, save_to=save_adapters_to)
+        outcome = session.train(plan.allocation, plan.hook, desc=name, save_to=save_adapters_to, score_test=True)
         final, history = outcome.allocation, outcome.history
     except DivergedError as exc:
         outcome, final, history = None, exc.allocation, exc.history
@@ -87,7 +87,8 @@ def run(session: Session, allocator: Allocator, *, workdir=None, launcher: Worke
         _baselines(session, result, outcome)
     # load and task preparation happen once per session, before this run (a session may hold several)
     result.timing = {**session.timing, "allocate_s": allocate_s, "train_s": outcome.train_s if outcome else 0.0,
-                     "eval_s": outcome.eval_s if outcome else 0.0, "baselines_s": time.perf_counter() - t_base,
+                     "eval_s": outcome.eval_s if outcome else 0.0, "test_s": outcome.test_s if outcome else 0.0,
+                     "baselines_s": time.perf_counter() - t_base,
                      "total_s": time.perf_counter() - t_start, "peak_rss_mb": peak_rss_mb()}
     return result
 

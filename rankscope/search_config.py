@@ -80,9 +80,16 @@ class SearchConfig:
     eval_batch_size: int | None = setting(None, "Evaluation batch size.")
     max_len: int | None = setting(None, "Truncate inputs to this many tokens.")
     max_train_samples: int | None = setting(None, "Train on a seeded random subset of this many examples.")
+    max_dev_samples: int | None = setting(None, "Evaluate on a fixed seeded subset of this many dev rows (the "
+                                                "same for every run and seed; every evaluation, the last included).")
     eval_every: int = setting(0, "Evaluate on dev every N steps (0: about ten times per run).")
     eval_subset: int = setting(256, "Intermediate evaluations use a fixed seeded subset of this many dev rows "
                                     "(0: all); the final evaluation always uses all of dev.")
+    exact_match: int | None = setting(None, "GSM8K: after training, decode this many test problems greedily (a "
+                                            "fixed seeded subset, the same for every run) and report exact-match "
+                                            "accuracy; -1: all 1,319; 0: skip. Default: 32 on cpu, all on cuda.")
+    max_new_tokens: int = setting(256, "Greedy decoding (GSM8K exact match): at most this many new tokens per "
+                                       "answer.")
     warmup_ratio: float = setting(0.06, "Share of the steps spent warming the learning rate up.")
     weight_decay: float = setting(0.01, "AdamW weight decay of matrices (biases and λ get none).")
     max_grad_norm: float = setting(1.0, "Clip the gradient norm to this (0: no clipping).")
@@ -162,6 +169,8 @@ class SearchConfig:
         for k, v in TASK_DEFAULTS[task_kind(self.task)].items():
             if data.get(k) is None and not (k == "epochs" and data.get("max_steps") is not None):
                 data[k] = v
+        if data["exact_match"] is None:  # decoding is the cost: a subset on CPU, all of test on a GPU
+            data["exact_match"] = 0 if self.task != "gsm8k" else 32 if data["device"] == "cpu" else -1
         return SearchConfig.from_mapping(data)
 
     def attach_options(self, form: str = "lora") -> dict:

@@ -95,6 +95,7 @@ class Session:
         self.cfg, self.progress = cfg, progress
         seed_everything(cfg.seed)  # the task head's random init depends on it
         self.planted, self.cache, self.task_key = None, None, None
+        self.test_scorer = None  # GSM8K: greedy decoding + exact match on test, after training
         self.causal = cfg.task in CAUSAL  # a decoder trained on next-token loss
         t0 = time.perf_counter()
         if cfg.task == "planted":
@@ -118,6 +119,12 @@ class Session:
             self.space = SPACES.get(cfg.space)(self.model, max_rank=cfg.max_rank)
             t1 = time.perf_counter()
             self.task = _causal(cfg, self.tokenizer)
+            if cfg.task == "gsm8k" and cfg.exact_match:
+                from .tasks.gsm8k_eval import GSM8KExactMatch
+
+                self.test_scorer = GSM8KExactMatch(self.tokenizer, cfg.exact_match, data_dir=cfg.data_dir,
+                                                   max_len=cfg.max_len, max_new_tokens=cfg.max_new_tokens,
+                                                   batch_size=cfg.eval_batch_size * 2, device=cfg.device)
         else:
             from .tasks import get_task_spec
 
@@ -129,6 +136,7 @@ class Session:
             spec, train, dev = _glue_like(cfg, self.tokenizer)
             self.task = PreparedTask(spec.name, train, dev, padding_collate(self.tokenizer),
                                      SequenceClassification(spec))
+        self.task = self.task.with_dev_subset(cfg.max_dev_samples)
         spec = cfg.budget or ("planted" if self.planted else "r2")
         self.budget = (Budget(self.planted.planted.params, "planted") if spec == "planted" and self.planted
                        else Budget.parse(spec, self.space))
@@ -164,15 +172,18 @@ class Session:
 
     def train(self, allocation: Allocation, hook: StepHook | None = None, *, steps: int | None = None,
               eval_every: int | None = None, evaluate: bool = True, report=None, desc: str = "train",
-              progress: bool = True, save_to: Path | None = None) -> TrainOutcome:
+              progress: bool = True, save_to: Path | None = None, score_test: bool = False) -> TrainOutcome:
         """Attach ``allocation`` in its form, train, read the final allocation from the masks,
         detach and put the task head back. ``save_to``: also save the trained adapters and head
-        there (:mod:`rankscope.adapter_io`). A diverged run raises
+        there (:mod:`rankscope.adapter_io`). ``score_test``: score the trained model on the task's
+        test problems (GSM8K exact match, when ``--exact-match`` asks) before detaching; the
+        metrics join ``final`` with a ``test_`` prefix. A diverged run raises
         :class:`~rankscope.harness.outcome.DivergedError` carrying the allocation it reached."""
         # a training without hook or report is a function of its allocation: train it once (saving
         # its adapters needs the live handle, so a cached outcome cannot serve a save)
         pure = hook is None and report is None
-        key = (allocation.to_json(), allocation.form, steps, eval_every, evaluate) if pure else None
+        score_test = score_test and self.test_scorer is not None
+        key = (allocation.to_json(), allocation.form, steps, eval_every, evaluate, score_test) if pure else None
         if key in self._cache and save_to is None:
             return self._cache[key]
         handle = attach(self.model, self.space, allocation, seed=self.cfg.seed,
@@ -181,6 +192,9 @@ class Session:
             outcome = self.harness.train(self.model, handle, hook, total_steps=steps, eval_every=eval_every,
                                          evaluate=evaluate, report=report, desc=desc,
                                          progress=self.progress and progress)
+            if score_test:
+                outcome.final.update(self.test_scorer(self.model, progress=self.progress and progress))
+                outcome.test_s = self.test_scorer.last["generate_s"]
             if save_to is not None:
                 from .adapter_io import save_adapters
 
@@ -203,7 +217,7 @@ class Session:
         if record is not None:
             return TrainOutcome(**record, allocation=allocation)
         try:
-            outcome = self.train(allocation, desc=desc)
+            outcome = self.train(allocation, desc=desc, score_test=True)
         except DivergedError:
             return None
         if key:

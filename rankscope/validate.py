@@ -120,6 +120,7 @@ def _ranges(cfg: SearchConfig) -> list[tuple[str, object, type, object, str]]:
         ("--eval-batch-size", cfg.eval_batch_size, int, positive, "a positive integer"),
         ("--max-len", cfg.max_len, int, lambda v: v >= 8, "an integer of at least 8"),
         ("--max-train-samples", cfg.max_train_samples, int, positive, "a positive integer"),
+        ("--max-dev-samples", cfg.max_dev_samples, int, positive, "a positive integer"),
         ("--eval-every", cfg.eval_every, int, lambda v: v >= 0, "an integer >= 0 (0: ten times per run)"),
         ("--eval-subset", cfg.eval_subset, int, lambda v: v >= 0, "an integer >= 0 (0: all of dev)"),
         ("--warmup-ratio", cfg.warmup_ratio, float, lambda v: 0 <= v < 1, "in [0, 1)"),
@@ -129,6 +130,8 @@ def _ranges(cfg: SearchConfig) -> list[tuple[str, object, type, object, str]]:
         ("--alpha", cfg.alpha, float, positive, "a positive number"),
         ("--svd-alpha", cfg.svd_alpha, float, positive, "a positive number"),
         ("--max-rank", cfg.max_rank, int, positive, "a positive integer"),
+        ("--exact-match", cfg.exact_match, int, lambda v: v >= -1, "a count of test problems, -1 (all) or 0 (skip)"),
+        ("--max-new-tokens", cfg.max_new_tokens, int, positive, "a positive integer"),
     ]
 
 
@@ -169,10 +172,26 @@ def check_settings(cfg: SearchConfig) -> None:
     if cfg.task == "causal" and not cfg.data_dir:
         raise InputError("--task causal needs --data-dir DIR holding train.jsonl and dev.jsonl (rows of "
                          '{"prompt", "response"}, {"messages": [...]} or {"text"})')
+    check_exact_match(cfg)
     if cfg.task == "planted":
         check_planted(cfg.planted)
+        if cfg.max_dev_samples is not None:
+            raise InputError("--max-dev-samples does not apply to --task planted; set its dev size with the "
+                             "[planted] option n_dev")
     elif cfg.planted:
         raise InputError(f"[planted] options apply to --task planted only, not {cfg.task!r}")
+
+
+def check_exact_match(cfg: SearchConfig) -> None:
+    """Exact match needs gold answers (GSM8K), and a subset the test file can fill."""
+    if not cfg.exact_match:
+        return
+    if cfg.task != "gsm8k":
+        raise InputError(f"--exact-match {cfg.exact_match}: exact-match accuracy needs gold final answers, which "
+                         f"--task gsm8k has and {cfg.task!r} does not; drop --exact-match or pass 0")
+    from .tasks.gsm8k_eval import subset_indices, test_size
+
+    subset_indices(test_size(cfg.data_dir), cfg.exact_match)  # the count fits the test file
 
 
 def build_allocator(cfg: SearchConfig) -> Allocator:

@@ -54,11 +54,21 @@ def conf(text: str) -> dict:
     return {"c.toml": header + text}
 
 
+def causal(row: str) -> dict:
+    """A causal-task directory ``d`` whose train and dev files hold ``row``."""
+    return {"d/train.jsonl": row + "\n", "d/dev.jsonl": row + "\n"}
+
+
+GSM8K_ROW = '{"question": "What is 2+2?", "answer": "2+2=4\\n#### 4"}\n'
+GSM8K_FILES = {"g/train.jsonl": GSM8K_ROW * 4, "g/test.jsonl": GSM8K_ROW * 2}
+
+
 def custom(**files):
     return {f"data/{name.replace('_', '.')}": text for name, text in files.items()}
 
 
 C, S, K = "search --config {cfg}", "search --model tiny-bert --max-steps 2", "search --config {in}/c.toml"
+L = "search --model tiny-llama --task causal --max-steps 1"
 CASES = [
     # ------------------------------------------------------------------ the command line itself
     Case("integer flag given a word", "search --max-steps ten",
@@ -258,7 +268,48 @@ CASES = [
          "--peft {in}/notes.txt exists and is a file; give a directory path", files=NOTES),
     Case("export --peft into the run itself", "export {run} --peft {run} --overwrite",
          "overlaps the run directory"),
-    Case("export without --peft", "export {run}", "Missing option '--peft'"),
+    Case("export without --peft or --merged", "export {run}",
+         "nothing to export: give --peft DIR (a PEFT adapter), --merged DIR"),
+    Case("export --merged onto an existing directory", "export {run} --merged {in}/merged",
+         "--merged {in}/merged already exists; pass --overwrite", files={"merged/old": "\n"}),
+    Case("export --merged onto a file", "export {run} --merged {in}/notes.txt --overwrite",
+         "--merged {in}/notes.txt exists and is a file; give a directory path", files=NOTES),
+    Case("export --merged into the run itself", "export {run} --merged {run}/merged", "overlaps the run directory"),
+    Case("export --merged under a file", "export {run} --merged {in}/notes.txt/m",
+         "--merged {in}/notes.txt/m lies under {in}/notes.txt, which is a file", files=NOTES),
+    Case("export --peft and --merged into one directory", "export {run} --peft {in}/out --merged {in}/out",
+         "--peft {in}/out and --merged {in}/out overlap; give two separate directories"),
+    Case("export --merged of an allocation with shortcuts", "export {run} --merged {in}/out/merged",
+         "A shortcut reads one point of the network and writes into another, and that is not a weight delta on "
+         "one module"),
+    Case("export --peft and --merged of an allocation with shortcuts",
+         "export {run} --peft {in}/out/peft --merged {in}/out/merged", "so plain PEFT cannot hold them"),
+    # ------------------------------------------------------------------ decoder tasks (causal LM)
+    Case("causal: a row in none of the three formats", f"{L} --data-dir {{in}}/d",
+         "{in}/d/train.jsonl:1: a row with the keys ['answer', 'question'] is in none of the three row formats", files=causal('{"question": "2+2?", "answer": "4"}')),
+    Case("causal: messages without an assistant turn", f"{L} --data-dir {{in}}/d", "no assistant turn",
+         files=causal('{"messages": [{"role": "user", "content": "hi"}]}')),
+    Case("causal: messages with roles out of order", f"{L} --data-dir {{in}}/d", "{in}/d/train.jsonl:1: messages[0] has the role 'assistant' where 'user' is expected",
+         files=causal('{"messages": [{"role": "assistant", "content": "a"}, {"role": "user", "content": "b"}]}')),
+    Case("causal: messages and a tokenizer without a chat template", f"{L} --data-dir {{in}}/d",
+         "rows in the messages format are rendered with the tokenizer's chat template",
+         files=causal('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}')),
+    Case("causal: an empty response", f"{L} --data-dir {{in}}/d", "empty response",
+         files=causal('{"prompt": "2+2?", "response": ""}')),
+    Case("causal: a file that is not JSON Lines", f"{L} --data-dir {{in}}/d", "{in}/d/train.jsonl:2: not valid JSON Lines",
+         files=causal('{"prompt": "a", "response": "b"}\n{"prompt": oops')),
+    Case("causal: no --data-dir", L, "--task causal needs --data-dir DIR"),
+    Case("causal task on an encoder", f"{L} --model tiny-bert --data-dir {{in}}/d", "needs a decoder model",
+         files=causal('{"prompt": "a", "response": "b"}')),
+    Case("gsm8k: a missing data directory", "search --model tiny-llama --task gsm8k --data-dir {in}/nope",
+         "GSM8K data not found: {in}/nope (from --data-dir) does not exist. Pass --data-dir DIR"),
+    Case("gsm8k: exact-match subset larger than the test file",
+         "search --model tiny-llama --task gsm8k --data-dir {in}/g --exact-match 5",
+         "--exact-match 5: the GSM8K test file holds 2 problems", files=GSM8K_FILES),
+    Case("exact match on a task without gold answers", f"{L} --data-dir {{in}}/d --exact-match 4",
+         "exact-match accuracy needs gold final answers", files=causal('{"prompt": "a", "response": "b"}')),
+    Case("--max-dev-samples on the planted task", f"{C} --max-dev-samples 8",
+         "--max-dev-samples does not apply to --task planted"),
     # ------------------------------------------------------------------ show-space, ls
     Case("show-space: unknown space", "show-space nope --model tiny-bert",
          "unknown search space 'nope'; available: lora, lora-qv, shortcuts"),

@@ -182,8 +182,19 @@ def test_shortcuts_are_refused_unless_dropped(tmp_path):
     with pytest.raises(InputError, match="plain PEFT cannot hold them.*--drop-shortcuts"):
         export_peft(model, handle, tmp_path / "peft")
     assert not (tmp_path / "peft").exists()
+    b = batch(4)
+    masks = {eid: handle.adapters[eid].mask.clone() for eid in rs.export.shortcut_edges(handle)}
+    with torch.no_grad():  # what the export must compute: rankscope's model with its shortcuts off
+        for eid in masks:
+            handle.adapters[eid].mask.zero_()
+        modules_only = _logits(model, b)
+        for eid, m in masks.items():
+            handle.adapters[eid].mask.copy_(m)
     summary, _ = export_peft(model, handle, tmp_path / "peft", drop_shortcuts=True, fresh_model=make_tiny("bert"))
     assert summary["dropped_shortcuts"] and all(not e.startswith("query") for e in summary["dropped_shortcuts"])
+    assert summary["round_trip"] == "ok"  # checked against rankscope's outputs without the shortcuts
+    loaded = peft.PeftModel.from_pretrained(make_tiny("bert"), str(tmp_path / "peft")).eval()
+    assert torch.allclose(_logits(loaded, b), modules_only, atol=1e-5)
 
 
 TINY_RUN = ["--model", "tiny-bert", "--max-steps", "6", "--quiet", "--allocator", "uniform"]

@@ -1,5 +1,5 @@
 """The commands that read what runs wrote, and list what is registered: ``ls``, ``show``,
-``report``, ``export`` and ``show-space``."""
+``report`` and ``show-space`` (``export`` is :mod:`.export_cmd`)."""
 
 from __future__ import annotations
 
@@ -89,79 +89,6 @@ def report(
                 p.rmdir()
         raise InputError(f"cannot write the report into --out {out}: {exc.strerror or exc}") from None
     typer.echo(f"wrote {out_dir / names[0]} and {out_dir / names[1]}")
-
-
-@app.command("export")
-def export(
-    run_dir: str = typer.Argument(..., help="A run directory written by `rankscope search` (it holds adapter/)."),
-    peft: str = typer.Option(..., "--peft", help="Write a PEFT LoRA adapter (adapter_config.json + weights) here."),
-    drop_shortcuts: bool = typer.Option(False, help="Export only the module edges of an allocation with shortcut edges (PEFT cannot hold shortcuts; outputs will differ)."),
-    overwrite: bool = typer.Option(False, help="Replace --peft if it exists."),
-    global_scaling: str = typer.Option("trained", help="The one scale rule written at the top level: trained (the run's, lora or rslora), lora (lora_alpha/r, for a loader that ignores use_rslora) or rslora (lora_alpha/sqrt(r)). Every choice gives the same function."),
-):
-    """Export a run's trained LoRA allocation to plain PEFT, serving-safe: each module's scale is
-    folded into lora_B so that one global lora_alpha/r (what vLLM and LoRAX apply) and PEFT's
-    rank_pattern/alpha_pattern give the same model. Then load it back with PEFT and check every
-    module's r and scaling, and the outputs."""
-    import shutil
-    import tempfile
-    import tomllib
-    from pathlib import Path
-
-    from ..adapter_io import load_adapters
-    from ..attach import DEFAULT_ALPHA
-    from ..export import export_peft
-    from ..harness.loop import seed_everything
-    from ..models import load_model
-    from ..rundir import check_dir_path, load_result
-
-    result, out = load_result(run_dir), check_dir_path(peft, "--peft")
-    if not (Path(run_dir) / "adapter" / "adapter.safetensors").is_file():
-        raise InputError(f"{run_dir} has no trained adapters (adapter/): it failed, or an older rankscope wrote it")
-    src, dst = Path(run_dir).resolve(), out.resolve()
-    if dst == src or src in dst.parents or dst in src.parents:  # --overwrite would delete the run itself
-        raise InputError(f"--peft {out} overlaps the run directory {run_dir}; write the export elsewhere")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--peft {out} exists and is a file; give a directory path")
-    if out.exists() and not overwrite:
-        raise InputError(f"--peft {out} already exists; pass --overwrite or choose another directory")
-    if global_scaling not in ("trained", "lora", "rslora"):
-        raise InputError(f"unknown --global-scaling {global_scaling!r}; valid: trained, lora, rslora")
-
-    def base():  # the search seeds before loading (random tiny models depend on it)
-        seed_everything(result.get("seed", 0))
-        return load_model(result["model"], result.get("num_labels"))[0]
-    model = base()
-    handle = load_adapters(model, Path(run_dir) / "adapter")
-    # the training scaling and α as the top-level use_rslora / lora_alpha (full-rank LoRA-form
-    # modules then keep their B as trained); any choice gives the same function
-    toml = Path(run_dir) / "config.toml"
-    cfg = tomllib.loads(toml.read_text()) if toml.is_file() else {}
-    alpha = (cfg.get("alpha") or DEFAULT_ALPHA["lora"]["lora"]) if handle.form == "lora" else None
-    made = [p for p in [out.parent, *out.parent.parents] if not p.exists()]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
-        summary, _ = export_peft(model, handle, tmp, drop_shortcuts=drop_shortcuts, fresh_model=base(),
-                                 alpha=alpha, scaling=(cfg.get("scaling") or "lora") if global_scaling == "trained"
-                                 else global_scaling)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        for p in made:  # parents this export created and left empty (it failed)
-            if p.is_dir() and not any(p.iterdir()):
-                p.rmdir()
-    rule = "lora_alpha/sqrt(r)" if summary["use_rslora"] else "lora_alpha/r"
-    vllm = summary["vllm_max_lora_rank"] or f"a supported value >= {summary['max_rank']}"
-    typer.echo(f"wrote {out}: {summary['modules']} modules, ranks {summary['min_rank']}-{summary['max_rank']}, "
-               f"{summary['params']:,} adapter parameters, round trip {summary['round_trip']}; serving-safe: one "
-               f"global scale {rule} = {summary['scale']:.4g} (per-module scales folded into lora_B); largest rank "
-               f"{summary['max_rank']}, so serve with vLLM --max-lora-rank {vllm}"
-               + (f"; the head is in modules_to_save ({', '.join(summary['modules_to_save'])}), which vLLM "
-                  "refuses" if summary["modules_to_save"] else "")
-               + (f"; dropped shortcut edges: {', '.join(summary['dropped_shortcuts'])}" if summary["dropped_shortcuts"] else ""))
 
 
 @app.command("show-space")

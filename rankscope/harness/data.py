@@ -6,6 +6,7 @@ sequence (``tokenizer.pad``), which matters on CPU: CoLA and SST-2 sentences are
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
@@ -26,6 +27,15 @@ class PreparedTask:
     collate: Callable
     objective: object
     head_params: int = 0
+
+    def with_dev_subset(self, n: int | None) -> "PreparedTask":
+        """This task with a fixed seeded subset of ``n`` dev rows (kept in dev order), when ``n`` is
+        set and smaller than dev. The seed is fixed, so every run and training seed evaluates on
+        the same rows and their dev metrics can be compared row for row."""
+        if not n or n >= len(self.dev):
+            return self
+        keep = sorted(torch.randperm(len(self.dev), generator=torch.Generator().manual_seed(7919))[:n].tolist())
+        return dataclasses.replace(self, dev=[self.dev[i] for i in keep])
 
 
 def tokenize_examples(examples, tokenizer, max_len: int, regression: bool) -> list[dict]:

@@ -44,15 +44,20 @@ class CausalLM:
     greater_is_better = False
 
     def forward(self, model, batch):
-        labels = batch["labels"]
-        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-        logits = out.logits[:, :-1].float()
-        targets = labels[:, 1:]
-        nll = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                                ignore_index=-100, reduction="sum")
-        count = (targets != -100).sum()
+        # inputs_embeds: a proxy (synflow) may feed embeddings instead of token ids
+        out = model(**{k: batch[k] for k in ("input_ids", "inputs_embeds", "attention_mask") if k in batch})
+        nll, count = self.summed_nll(out.logits, batch["labels"])
         loss = nll / count.clamp_min(1)
         return loss, nll.detach().reshape(1), count.reshape(1)
+
+    @staticmethod
+    def summed_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(Σ −log p(x_t | x_<t), #targets)`` over the target tokens: position t's logits
+        predict token t + 1, so logits drop their last column and labels their first."""
+        logits, targets = logits[:, :-1].float(), labels[:, 1:]
+        nll = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                                                ignore_index=-100, reduction="sum")
+        return nll, (targets != -100).sum()
 
     def metrics(self, preds: np.ndarray, targets: np.ndarray) -> dict[str, float]:
         tokens = float(targets.sum())

@@ -11,7 +11,8 @@ from ..errors import TrainingError
 class TrainOutcome:
     """``final``/``best``: dev metrics at the last evaluation and at the best one (``best`` also
     holds its ``step``); ``allocation``: the allocation the masks described at the end (what an
-    in-training allocator chose)."""
+    in-training allocator chose). A run scored on test (``score_test``) adds its test metrics,
+    prefixed ``test_``, to ``final``: dev selects and compares, test is reported."""
 
     final: dict
     best: dict
@@ -20,6 +21,7 @@ class TrainOutcome:
     steps: int = 0
     eval_s: float = 0.0  # of which dev evaluation
     allocation: object = None
+    test_s: float = 0.0  # after training: decoding the test problems (GSM8K exact match), if asked
 
     @property
     def step_s(self) -> float:

@@ -4,8 +4,8 @@ The teacher's targets depend only on (model weights, space, seed, planted config
 uniform floor and oracle ceiling additionally on the training schedule. Both are cached in the
 user cache directory, keyed by a SHA-256 of everything that determines them::
 
-    task key      = H(rankscope and torch versions, model name, SHA-256 of every weight byte,
-                      space fingerprint, seed, PlantedConfig)
+    task key      = H(task format, rankscope and torch versions, model name, SHA-256 of every
+                      weight byte, space fingerprint, seed, PlantedConfig)
     baseline key  = H(task key, every training setting of the run, the allocation and its form)
 
 so any change of those inputs is a different key (nothing is ever invalidated in place). Entries
@@ -32,6 +32,9 @@ from ..io import atomic_write_bytes, atomic_write_text, user_cache_dir
 
 log = logging.getLogger(__name__)
 ENV = "RANKSCOPE_CACHE"
+# the version of what the teacher computes: 2 = pre-LN streams read normalised, plants scaled to
+# the stream (rankscope.planted.stream); a new format is a new key, never an in-place change
+TASK_FORMAT = 2
 # settings that do not change what a baseline training computes
 NOT_SCHEDULE = ("allocator", "allocator_options", "baseline", "trust_remote_code", "space", "model", "task",
                 "seed", "planted")
@@ -56,9 +59,9 @@ def weights_digest(model) -> str:
 
 
 def task_key(model_name: str, model, space, seed: int, planted_config: dict) -> str:
-    return digest({"what": "planted-task", "rankscope": __version__, "torch": torch.__version__,
-                   "model": model_name, "weights": weights_digest(model), "space": space.fingerprint,
-                   "seed": seed, "planted": planted_config})
+    return digest({"what": "planted-task", "format": TASK_FORMAT, "rankscope": __version__,
+                   "torch": torch.__version__, "model": model_name, "weights": weights_digest(model),
+                   "space": space.fingerprint, "seed": seed, "planted": planted_config})
 
 
 def baseline_key(task: str, settings: dict, allocation, steps=None) -> str:

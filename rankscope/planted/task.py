@@ -12,6 +12,7 @@ from ..attach import attach
 from ..errors import InputError
 from ..harness.data import PreparedTask
 from ..trace import capture_sites
+from .stream import inlier_rows, is_pre_ln, rms_normalise, robust_rms, stream_sites
 
 
 @dataclass
@@ -91,20 +92,24 @@ def _token_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * m).sum(1) / m.sum(1).clamp_min(1)
 
 
-def _principal_directions(x: torch.Tensor, mask: torch.Tensor, rank: int, pooled: bool) -> torch.Tensor:
+def _principal_directions(x: torch.Tensor, mask: torch.Tensor, rank: int, pooled: bool,
+                          robust: bool = False) -> torch.Tensor:
     """Whitened top-``rank`` principal directions of the activations ``x`` [b, t, d] (of their
-    token mean when ``pooled``): rows v_i / σ_i, so every component of A·x has unit variance."""
-    rows = _token_mean(x, mask) if pooled else x[mask.bool()]
+    token mean when ``pooled``): rows v_i / σ_i, so every component of A·x has unit variance.
+    ``robust``: of the inlier tokens only (:func:`~.stream.inlier_rows`; pre-LN models)."""
+    rows = _token_mean(x, mask) if pooled else inlier_rows(x, mask) if robust else x[mask.bool()]
     rows = rows - rows.mean(0)
     _, s, vh = torch.linalg.svd(rows, full_matrices=False)
     return vh[:rank] / (s[:rank, None] / rows.shape[0] ** 0.5).clamp_min(1e-6)
 
 
 def plant_weights(model, handle, planted: Allocation, calib_inputs: dict, scale: float, seed: int,
-                  pooled: bool = False):
+                  pooled: bool = False, prenorm: bool = False):
     """Set each planted edge to ΔW = c · U Σ⁻¹ Vᵀ: V the top principal directions of the edge's
     (pooled) input, Σ their spreads, U a random orthonormal basis, c chosen so that
-    RMS(Δ(x_src)) = scale · RMS(y_dst) on a calibration batch.
+    RMS(Δ(x_src)) = scale · RMS(y_dst) on a calibration batch. With ``prenorm`` (pre-LN models,
+    :mod:`.stream`): RMS(Δ) = scale · RMS(h_in) of the stream the edge writes into, where it
+    writes into one, every RMS the median per-token RMS, and V from the inlier tokens.
 
     Whitening matters: with random V, the variation of ΔW·x̄ across examples follows the input's
     decaying spectrum and is nearly rank one whatever the planted rank, so rank-1 uniform edges
@@ -112,25 +117,29 @@ def plant_weights(model, handle, planted: Allocation, calib_inputs: dict, scale:
     variance and a rank-k student (k < r) can reproduce at most k/r of it."""
     gen = torch.Generator().manual_seed(20_000 + seed)
     space = planted.space
+    streams = stream_sites(model, space, handle.adapters) if prenorm else {}
     sites = {s for i in handle.adapters for s in (space.edge(i).src, space.edge(i).dst)}
-    acts = capture_sites(model, sites, calib_inputs)
+    acts = capture_sites(model, sites | {s for s in streams.values() if s}, calib_inputs)
     mask = calib_inputs["attention_mask"]
-    rms = lambda t: t.pow(2).mean().sqrt()  # noqa: E731
+    rms = (lambda t: robust_rms(t, mask)) if prenorm else (lambda t: t.pow(2).mean().sqrt())
     with torch.no_grad():
         for eid, a in handle.adapters.items():
             e = space.edge(eid)
-            a.A.copy_(_principal_directions(acts[e.src], mask, a.rank, pooled))
+            a.A.copy_(_principal_directions(acts[e.src], mask, a.rank, pooled, robust=prenorm))
             a.B.copy_(_orthonormal(e.d_out, a.rank, gen))
             delta = (acts[e.src] @ a.A.T) * a.scale @ a.B.T
-            a.B.mul_(scale * rms(acts[e.dst]) / rms(delta).clamp_min(1e-12))
+            ref = acts[streams.get(eid) or e.dst]
+            a.B.mul_(scale * rms(ref) / rms(delta).clamp_min(1e-12))
 
 
-def block_features(model, batch, pooled: bool) -> torch.Tensor:
+def block_features(model, batch, pooled: bool, normalise: bool = False) -> torch.Tensor:
     """Hidden state of every block: [batch, n_blocks, d] mean-pooled over tokens, or
-    [batch, tokens, n_blocks, d] per token."""
+    [batch, tokens, n_blocks, d] per token; ``normalise``: each token's state divided by its
+    RMS first (pre-LN streams as a norm reads them, :mod:`.stream`)."""
     inputs = {k: batch[k] for k in ("input_ids", "inputs_embeds") if k in batch}  # SynFlow feeds embeddings
     out = model(**inputs, attention_mask=batch["attention_mask"], output_hidden_states=True)
     hs = torch.stack(out.hidden_states[1:], -2)  # drop the embeddings: [b, t, L, d]
+    hs = rms_normalise(hs) if normalise else hs
     return _token_mean(hs, batch["attention_mask"]) if pooled else hs
 
 
@@ -141,21 +150,21 @@ class PlantedRegression(torch.nn.Module):
     under fixed random projections ``proj`` [L, d, k]. Its only trainable parameter is a
     per-output ``bias`` (the task head, L·k parameters): it absorbs the mean shift of the planted
     change, so r2 ≈ 0 with no adapter and r2 measures how much of the *structured* change the
-    adapters reproduce.
+    adapters reproduce. ``normalise`` (pre-LN models): features of the RMS-normalised streams.
     """
 
     primary = "r2"
     greater_is_better = True
 
-    def __init__(self, proj: torch.Tensor, std: torch.Tensor, pooled: bool):
+    def __init__(self, proj: torch.Tensor, std: torch.Tensor, pooled: bool, normalise: bool = False):
         super().__init__()
-        self.pooled = pooled
+        self.pooled, self.normalise = pooled, normalise
         self.register_buffer("proj", proj)  # [L, d, k]
         self.register_buffer("std", std)  # [L·k]
         self.bias = torch.nn.Parameter(torch.zeros(std.numel()))
 
     def features(self, model, batch) -> torch.Tensor:
-        h = block_features(model, batch, self.pooled)
+        h = block_features(model, batch, self.pooled, self.normalise)
         return torch.einsum("...ld,ldk->...lk", h, self.proj).flatten(-2)
 
     def forward(self, model, batch):
@@ -191,17 +200,17 @@ def _features(model, objective, data, collate, bs=128):
 def _teacher_tensors(model, space, planted, train, dev, cfg: PlantedConfig, seed: int, collate) -> dict:
     """The expensive part: plant the teacher, run base and teacher over both splits, and derive
     the scaled targets. Returns ``proj``, ``std``, ``bias`` and ``{base,target}_{train,dev}``."""
-    pooled = cfg.targets == "pooled"
+    pooled, prenorm = cfg.targets == "pooled", is_pre_ln(model)
     model.eval()
     calib = collate(train[:256])
     with torch.no_grad():
         n_blocks, d = block_features(model, calib, pooled=True).shape[1:]
     g = torch.Generator().manual_seed(30_000 + seed)
     proj = torch.randn(n_blocks, d, cfg.proj_dim, generator=g) / d ** 0.5
-    objective = PlantedRegression(proj, torch.ones(n_blocks * cfg.proj_dim), pooled)
+    objective = PlantedRegression(proj, torch.ones(n_blocks * cfg.proj_dim), pooled, prenorm)
     base = {k: _features(model, objective, v, collate) for k, v in (("train", train), ("dev", dev))}
     handle = attach(model, space, planted, form="lora", seed=seed)
-    plant_weights(model, handle, planted, calib, cfg.scale, seed, pooled)
+    plant_weights(model, handle, planted, calib, cfg.scale, seed, pooled, prenorm)
     teacher = {k: _features(model, objective, v, collate) for k, v in (("train", train), ("dev", dev))}
     handle.detach()
     delta = {k: teacher[k] - base[k] for k in base}
@@ -236,7 +245,7 @@ def build_planted_task(model, tokenizer, space, cfg: PlantedConfig, seed: int, c
         tensors = _teacher_tensors(model, space, planted, train, dev, cfg, seed, collate)
         if cache is not None and key:
             cache.put_tensors(key, tensors)
-    objective = PlantedRegression(tensors["proj"], tensors["std"].clone(), pooled)
+    objective = PlantedRegression(tensors["proj"], tensors["std"].clone(), pooled, is_pre_ln(model))
     with torch.no_grad():  # head starts at the mean change: r2 ≈ 0 before any adapter learns
         objective.bias.copy_(tensors["bias"])
     for split, data in (("train", train), ("dev", dev)):

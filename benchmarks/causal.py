@@ -1,0 +1,166 @@
+"""GSM8K on SmolLM2: PEFT's ``method_comparison/MetaMathQA`` comparison, small, with speed ratios.
+
+Every method trains SmolLM2-135M on GSM8K through the one harness (:mod:`rankscope.harness.loop`):
+the same rows, order, steps, schedule, learning rate and seeds, at the same adapter parameter
+budget (``--budget``, default r4: uniform rank 4 on every q/k/v/o/gate/up/down projection)::
+
+    uniform LoRA (lr tuned)   rankscope uniform on every projection; lr chosen on dev NLL from
+                              --lr-sweep (the one tuned method; the others train at its lr, so
+                              the comparison leans towards the baseline, never away from it)
+    MLP-only uniform LoRA     the same parameters on gate/up/down only (PEFT's best placement)
+    PEFT LoRA                 PEFT itself at uniform's ranks: quality parity and the speed base
+    PEFT EVA (rho=2)          LoraConfig(init_lora_weights="eva", EvaConfig(rho=2)), PEFT's
+                              data-driven init with rank redistribution, on uniform's rank
+    PEFT AdaLoRA              PEFT's AdaLoRA, target_r = uniform's rank, init_r = 1.5x, its
+                              update_and_allocate in a step hook (tinit 10 %, tfinal 40 %)
+    rankscope adalora, salient, proxy-static (spectral, the best proxy on the planted task),
+    optuna (a few short trials, then the full schedule)
+
+Columns: adapter parameters at the end, dev NLL per target token and its difference from tuned
+uniform, GSM8K exact match on a seeded test subset (:mod:`rankscope.tasks.gsm8k_eval`), step time
+as a ratio to PEFT LoRA in the same run, peak RSS of the method's own process.
+
+**Cells.** Each (method, seed, lr) is one cell, run in its own process (a clean peak RSS; a
+crash loses one cell) and appended to ``--results`` (JSON Lines) as soon as it ends. A rerun
+skips the cells already there, so one protocol can be finished over several sessions. The file
+records the settings; a rerun with other settings refuses to mix them.
+
+**Speed** (``speed`` cell): forward + backward of one batch with rankscope LoRA edges against
+PEFT LoRA at the same ranks, greedy generation of the same prompts with both, and the
+``shortcuts`` space against ``lora`` at the same budget; medians of interleaved repeats in one
+process, printed as ratios (targets: ≤ 1.05× and ≤ 1.10×).
+
+::
+
+    python benchmarks/causal.py --quick                    # < 30 min on 2 CPU cores
+    python benchmarks/causal.py --device cuda --seeds 0,1,2 --steps 300 --exact-match -1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from causal_cells import METHODS, run_cell  # noqa: E402
+from causal_table import print_tables  # noqa: E402
+
+# --quick fits 30 minutes of 2 CPU cores, where one SmolLM2 step of 4 GSM8K rows takes about 10 s:
+# a smoke-sized comparison (6 steps), not a measurement of quality; the full protocol needs a GPU
+QUICK = {"steps": 6, "batch_size": 4, "max_len": 256, "max_train_samples": 128, "max_dev_samples": 32,
+         "exact_match": 8, "max_new_tokens": 128, "lr_sweep": [3e-4, 1e-3], "seeds": [0], "optuna_trials": 2}
+FULL = {"steps": 300, "batch_size": 8, "max_len": 512, "max_train_samples": None, "max_dev_samples": None,
+        "exact_match": -1, "max_new_tokens": 256, "lr_sweep": [1e-4, 2e-4, 5e-4, 1e-3, 2e-3], "seeds": [0, 1, 2],
+        "optuna_trials": 8}
+
+
+def settings_from(args) -> dict:
+    base = dict(QUICK if args.quick else FULL)
+    for key in ("steps", "batch_size", "max_len", "max_train_samples", "max_dev_samples", "exact_match",
+                "max_new_tokens", "optuna_trials"):
+        if getattr(args, key) is not None:
+            base[key] = getattr(args, key)
+    if args.lr_sweep:
+        base["lr_sweep"] = [float(x) for x in args.lr_sweep.split(",")]
+    if args.seeds:
+        base["seeds"] = [int(x) for x in args.seeds.split(",")]
+    base.update(model=args.model, budget=args.budget, device=args.device)
+    return base
+
+
+def read_rows(path: Path, settings: dict) -> list[dict]:
+    if not path.is_file():
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    other = [r for r in rows if r.get("settings") != settings]
+    if other:
+        raise SystemExit(f"{path} holds cells run with other settings ({other[0].get('settings')}); pass another "
+                         f"--results file to run these settings ({settings})")
+    return rows
+
+
+def spawn(cell: dict, settings: dict, timeout: float) -> dict:
+    """Run one cell in a child process; its last stdout line is the row."""
+    cmd = [sys.executable, str(HERE / "causal.py"), "--cell", json.dumps(cell), "--settings", json.dumps(settings)]
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {**cell, "failure": f"timed out after {timeout:.0f} s"}
+    if p.returncode != 0:
+        tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
+        return {**cell, "failure": f"exit {p.returncode}: {' | '.join(tail)}"}
+    row = json.loads(p.stdout.strip().splitlines()[-1])
+    row["wall_s"] = time.perf_counter() - t0
+    return row
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="the short protocol (< 30 min on 2 CPU cores)")
+    ap.add_argument("--model", default="smollm2")
+    ap.add_argument("--budget", default="r4", help="adapter parameters (rankscope --budget syntax)")
+    ap.add_argument("--device", default="cpu")
+    for flag in ("steps", "batch-size", "max-len", "max-train-samples", "max-dev-samples", "exact-match",
+                 "max-new-tokens", "optuna-trials"):
+        ap.add_argument(f"--{flag}", type=int, default=None)
+    ap.add_argument("--lr-sweep", help="comma-separated learning rates for uniform LoRA")
+    ap.add_argument("--seeds", help="comma-separated seeds")
+    ap.add_argument("--methods", help="comma-separated subset of: " + ", ".join(METHODS))
+    ap.add_argument("--results", help="JSON Lines file of finished cells (default: benchmarks/results/causal-"
+                                      "{quick,full}.jsonl)")
+    ap.add_argument("--cell-timeout", type=float, default=1800.0)
+    ap.add_argument("--cell", help=argparse.SUPPRESS)
+    ap.add_argument("--settings", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.cell:  # child process: one cell, one JSON line
+        print(json.dumps(run_cell(json.loads(args.cell), json.loads(args.settings))), flush=True)
+        return
+    settings = settings_from(args)
+    out = Path(args.results or HERE / "results" / f"causal-{'quick' if args.quick else 'full'}.jsonl")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows = read_rows(out, settings)
+    methods = args.methods.split(",") if args.methods else list(METHODS)
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        raise SystemExit(f"unknown methods {unknown}; valid: {', '.join(METHODS)}")
+    t_start = time.perf_counter()
+
+    def cell(**c):
+        c = {"settings": settings, **c}
+        done = next((r for r in rows if all(r.get(k) == v for k, v in c.items())), None)
+        if done is not None:
+            return done
+        print(f"cell {c['method']} seed {c.get('seed')} lr {c.get('lr')} ...", flush=True)
+        row = spawn(c, settings, args.cell_timeout)
+        row["settings"] = settings
+        rows.append(row)
+        with out.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        print(f"  {row.get('failure') or 'done'} ({row.get('wall_s', 0):.0f} s)", flush=True)
+        return row
+
+    for seed in settings["seeds"]:
+        sweep = [cell(method="uniform", seed=seed, lr=lr) for lr in settings["lr_sweep"]]
+        ok = [r for r in sweep if r.get("dev_nll") is not None]
+        if not ok:
+            raise SystemExit(f"every uniform lr failed for seed {seed}: {[r.get('failure') for r in sweep]}")
+        lr = min(ok, key=lambda r: r["dev_nll"])["lr"]
+        print(f"seed {seed}: uniform LoRA's tuned lr = {lr:g} (dev NLL over {settings['lr_sweep']})", flush=True)
+        for method in methods:
+            if method != "uniform":
+                cell(method=method, seed=seed, lr=lr)
+    cell(method="speed", seed=0, lr=None)
+    print_tables(rows, settings)
+    print(f"\n{out}: {len(rows)} cells; this run {time.perf_counter() - t_start:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    main()
