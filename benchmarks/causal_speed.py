@@ -17,7 +17,7 @@ import time
 
 import torch
 
-REPS, ROUNDS, GEN_PROMPTS, GEN_TOKENS = 3, 2, 8, 32
+REPS, ROUNDS, GEN_PROMPTS, GEN_TOKENS = 3, 3, 8, 32
 
 
 def speed_row(settings: dict) -> dict:

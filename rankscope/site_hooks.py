@@ -8,6 +8,11 @@ How the forward pass changes (one pre-hook for ``:in`` sites, one hook for ``:ou
                                                       one matmul for all edges entering t
 
 so the hot path has no Python loop over ranks, and edges are batched per source and per target.
+A *module edge* that is alone at both its sites (``m:in`` → ``m:out``, nothing else leaving
+``m:in`` or entering ``m:out``, neither site in another role: every LoRA edge of the ``lora``
+space) runs in one forward hook on ``m``, ``y ← y + ((x·downᵀ) ⊙ g)·upᵀ``, with no per-forward
+cache: the same arithmetic with half the hooks, which is what keeps token-by-token decoding
+close to PEFT's cost (``benchmarks/causal.py``, speed table).
 At a site that is both a target and a source, deltas are added first and the source reads the
 adapted tensor (a shortcut from "the FFN input" sees the adapted FFN input). ``U_s`` waits in a
 per-forward cache until its targets run; a hook on the whole model clears it afterwards.
@@ -82,10 +87,14 @@ class SiteHooks:
                 self._slices[i] = (s, start, start + r)
                 start += r
         modules = dict(self.model.named_modules())
+        fused = self._fused_module_edges()
+        for path, eid in fused.items():
+            self._hooks.append(modules[path].register_forward_hook(self._make_fused_hook(path, eid), with_kwargs=True))
         paths = defaultdict(set)
         for s in list(self._src) + list(self._dst):
             path, side = parse_site(s)
-            paths[path].add(side)
+            if path not in fused:
+                paths[path].add(side)
         for path, sides in paths.items():
             mod = modules[path]
             if "in" in sides:
@@ -94,6 +103,34 @@ class SiteHooks:
             if "out" in sides:
                 self._hooks.append(mod.register_forward_hook(self._make_post_hook(f"{path}:out")))
         self._hooks.append(self.model.register_forward_hook(lambda *a: self._cache.clear()))
+
+    def _fused_module_edges(self) -> dict[str, str]:
+        """``{module path: edge id}`` of the module edges that are alone at both of their sites."""
+        fused = {}
+        for site, ids in self._src.items():
+            path, side = parse_site(site)
+            out = f"{path}:out"
+            if (side == "in" and len(ids) == 1 and self._dst.get(out) == ids and site not in self._dst
+                    and out not in self._src and self.space.edge(ids[0]).dst == out):
+                fused[path] = ids[0]
+        return fused
+
+    def _make_fused_hook(self, path, eid):
+        src, dst = f"{path}:in", f"{path}:out"
+
+        def hook(module, args, kwargs, output):
+            x, y, a = first_tensor(args, kwargs), output_tensor(output), self.adapters[eid]
+            if self.observer is not None:
+                self.observer.on_input(src, x)
+            if self.dropout is not None:
+                x = self.dropout(x)
+            down = a.down
+            u = nn.functional.linear(x.to(down.dtype), down) * a.gate()
+            y = y + nn.functional.linear(u, a.up).to(y.dtype)
+            if self.observer is not None:
+                self.observer.on_output(dst, y)
+            return _replace_output(output, y)
+        return hook
 
     def remove(self) -> None:
         for h in self._hooks:
