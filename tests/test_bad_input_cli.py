@@ -310,6 +310,12 @@ CASES = [
          "exact-match accuracy needs gold final answers", files=causal('{"prompt": "a", "response": "b"}')),
     Case("--max-dev-samples on the planted task", f"{C} --max-dev-samples 8",
          "--max-dev-samples does not apply to --task planted"),
+    # ------------------------------------------------------------------ compare
+    Case("compare: a single run", "compare {run}", "compare needs at least two run directories"),
+    Case("compare: a directory that is not a run", "compare {run} {in}/glue",
+         "{in}/glue is not a run directory (no result.json)", files={"glue/README": "\n"}),
+    Case("compare: the same run twice", "compare {run} {run}",
+         "two uniform runs have seed 0"),
     # ------------------------------------------------------------------ show-space, ls
     Case("show-space: unknown space", "show-space nope --model tiny-bert",
          "unknown search space 'nope'; available: lora, lora-qv, shortcuts"),

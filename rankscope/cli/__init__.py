@@ -2,7 +2,7 @@
 message, failures with code 1; nothing prints a traceback for bad input.
 
 Commands: ``search`` (:mod:`.search`: flags built from the one config dataclass), ``ls``,
-``show``, ``report``, ``show-space`` (:mod:`.browse`), and ``export`` (:mod:`.export_cmd`).
+``show``, ``report``, ``show-space`` (:mod:`.browse`), ``export`` (:mod:`.export_cmd`) and ``compare`` (:mod:`.compare_cmd`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import typer
 
 from ..errors import InputError, RankscopeError
 
-from . import browse, export_cmd, search  # noqa: F401  (registers the commands on ``app``)
+from . import browse, compare_cmd, export_cmd, search  # noqa: F401  (registers the commands on ``app``)
 from .app import app
 from .browse import names_for
 
