@@ -113,22 +113,6 @@ def allocation_row(session, allocation) -> dict:
             **metrics_row(outcome.final, outcome.train_s, outcome.eval_s, outcome.steps)}
 
 
-class PeftAllocate:
-    """Step hook: PEFT AdaLoRA's ``update_and_allocate`` after each optimizer step, before zero_grad."""
-
-    def __init__(self, peft_model):
-        self.pm = peft_model
-
-    def on_train_begin(self, state):
-        pass
-
-    def on_step_end(self, step, state):
-        self.pm.base_model.update_and_allocate(step)
-
-    def on_train_end(self, state):
-        pass
-
-
 class CausalLMWithModelLoss:
     """The causal objective, except that the loss is the model's own (``labels`` passed), so that
     PEFT AdaLoRA adds its orthogonality penalty as it does in PEFT's training; the dev metrics
@@ -151,6 +135,7 @@ def peft_row(session, method: str) -> dict:
 
     import peft
 
+    from rankscope.benchmarking import PeftAllocate
     from rankscope.harness.data import batches
     from rankscope.harness.loop import Harness, seed_everything
 

@@ -34,8 +34,7 @@ import sys
 import time
 
 from rankscope.allocators.svd_triplets import steps_option
-from rankscope.benchmarking import glue_rows, mean_std, planted_rows, train_row
-from rankscope.harness.hooks import StepHook
+from rankscope.benchmarking import PeftAllocate, glue_rows, mean_std, planted_rows, train_row
 from rankscope.io import atomic_write_text
 
 GLUE_METHODS = [("uniform", "uniform", {}), ("adalora", "adalora", {}), ("salient", "salient", {})]
@@ -74,16 +73,6 @@ def part_scale(args):
             print(f"scale {kind:5s} N={n:6d}: {row['seconds']:.2f} s, {row['edges']:,} edges, "
                   f"peak RSS {row['peak_rss_mb']:.0f} MB (before the call {row['rss_before_mb']:.0f} MB)", flush=True)
     return rows
-
-
-class PeftAllocate(StepHook):
-    """Step hook calling PEFT's ``update_and_allocate`` once per optimizer step, before zero_grad."""
-
-    def __init__(self, peft_model):
-        self.pm = peft_model
-
-    def on_step_end(self, step, state):
-        self.pm.base_model.update_and_allocate(step)
 
 
 def peft_adalora_seconds(search, r0, tinit, tfinal, steps):

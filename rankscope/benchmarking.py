@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import statistics
 
+from .harness.hooks import StepHook
 from .run import run
 from .search_config import SearchConfig
 from .session import Session
@@ -77,3 +78,15 @@ def mean_std(xs):
     if not xs:
         return "—"
     return f"{statistics.mean(xs):.4f} ± {statistics.stdev(xs):.4f}" if len(xs) > 1 else f"{xs[0]:.4f}"
+
+
+class PeftAllocate(StepHook):
+    """Step hook calling PEFT AdaLoRA's ``update_and_allocate`` once per optimizer step, after
+    ``optimizer.step()`` and before ``zero_grad`` (where PEFT's docs call it), so PEFT's AdaLoRA
+    trains through the one harness."""
+
+    def __init__(self, peft_model):
+        self.pm = peft_model
+
+    def on_step_end(self, step, state):
+        self.pm.base_model.update_and_allocate(step)
