@@ -13,7 +13,6 @@ by round (A, B, C, A, B, C, ...) so that a slow spell of a shared machine hits a
 from __future__ import annotations
 
 import statistics
-import time
 
 import torch
 
@@ -25,6 +24,7 @@ def speed_row(settings: dict) -> dict:
 
     from rankscope.allocators.uniform import uniform_allocation
     from rankscope.attach import attach
+    from rankscope.benchmarking import repeat_seconds
     from rankscope.budget import Budget
     from rankscope.harness.generation import greedy_generate
     from rankscope.harness.objectives import CausalLM
@@ -54,15 +54,6 @@ def speed_row(settings: dict) -> dict:
         loss.backward()
         m.zero_grad(set_to_none=True)
 
-    def timed(fn, reps):
-        fn()  # warm-up (allocator caches, first-call dispatch)
-        out = []
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            fn()
-            out.append(time.perf_counter() - t0)
-        return out
-
     def with_rankscope(space, allocation, fn):
         handle = attach(model, space, allocation, seed=0)
         try:
@@ -86,11 +77,11 @@ def speed_row(settings: dict) -> dict:
     times = {k: [] for k in ("rs_step", "peft_step", "short_step", "rs_gen", "peft_gen")}
     model.train()
     for _ in range(ROUNDS):
-        times["rs_step"] += with_rankscope(lora, uniform, lambda m: timed(lambda: step(m), REPS))
-        times["peft_step"] += with_peft(lambda m: timed(lambda: step(m), REPS))
-        times["short_step"] += with_rankscope(shortcuts, short_alloc, lambda m: timed(lambda: step(m), REPS))
-        times["rs_gen"] += with_rankscope(lora, uniform, lambda m: timed(lambda: generate(m), 1))
-        times["peft_gen"] += with_peft(lambda m: timed(lambda: generate(m), 1))
+        times["rs_step"] += with_rankscope(lora, uniform, lambda m: repeat_seconds(lambda: step(m), REPS))
+        times["peft_step"] += with_peft(lambda m: repeat_seconds(lambda: step(m), REPS))
+        times["short_step"] += with_rankscope(shortcuts, short_alloc, lambda m: repeat_seconds(lambda: step(m), REPS))
+        times["rs_gen"] += with_rankscope(lora, uniform, lambda m: repeat_seconds(lambda: generate(m), 1))
+        times["peft_gen"] += with_peft(lambda m: repeat_seconds(lambda: generate(m), 1))
     med = {k: statistics.median(v) for k, v in times.items()}
     return {"speed": {**{f"{k}_s": v for k, v in med.items()},
                       "step_ratio": med["rs_step"] / med["peft_step"], "gen_ratio": med["rs_gen"] / med["peft_gen"],

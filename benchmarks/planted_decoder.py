@@ -23,6 +23,7 @@ import torch
 
 from rankscope.allocators.uniform import uniform_allocation
 from rankscope.attach import attach
+from rankscope.benchmarking import repeat_seconds
 from rankscope.budget import Budget
 from rankscope.harness.loop import evaluate_batches
 from rankscope.harness.objectives import CausalLM
@@ -35,17 +36,13 @@ from rankscope.session import Session
 def timed_steps(model, params, loss_fn, batch, steps: int) -> list[float]:
     """Wall seconds of ``steps`` optimizer steps (after one untimed warm-up step)."""
     opt = torch.optim.AdamW(params, lr=1e-4)
-    out = []
-    for i in range(steps + 1):
-        t0 = time.perf_counter()
-        loss = loss_fn(model, batch)
-        loss.backward()
+
+    def step():
+        loss_fn(model, batch).backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        if i:
-            out.append(time.perf_counter() - t0)
-    return out
+    return repeat_seconds(step, steps)
 
 
 def main():

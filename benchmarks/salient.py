@@ -34,7 +34,7 @@ import sys
 import time
 
 from rankscope.allocators.svd_triplets import steps_option
-from rankscope.benchmarking import PeftAllocate, glue_rows, mean_std, planted_rows, train_row
+from rankscope.benchmarking import PeftAllocate, glue_rows, mean_std, planted_rows, repeat_seconds, train_row
 from rankscope.io import atomic_write_text
 
 GLUE_METHODS = [("uniform", "uniform", {}), ("adalora", "adalora", {}), ("salient", "salient", {})]
@@ -117,13 +117,7 @@ def part_speed(args):
 def _median_seconds(fn, repeats: int) -> float:
     import statistics
 
-    fn()  # warm-up (allocations, kernel choice)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return statistics.median(repeat_seconds(fn, repeats))
 
 
 def part_compact(args):

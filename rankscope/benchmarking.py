@@ -6,6 +6,7 @@ and planted rows are scored between the uniform floor and the oracle ceiling of 
 from __future__ import annotations
 
 import statistics
+import time
 
 from .harness.hooks import StepHook
 from .run import run
@@ -90,3 +91,15 @@ class PeftAllocate(StepHook):
 
     def on_step_end(self, step, state):
         self.pm.base_model.update_and_allocate(step)
+
+
+def repeat_seconds(fn, repeats: int) -> list[float]:
+    """Wall seconds of ``repeats`` calls of ``fn``, after one untimed warm-up call (allocator
+    caches, kernel choice, first-call dispatch): what the benchmarks' speed ratios take medians of."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
