@@ -39,9 +39,7 @@ process, printed as ratios (targets: ≤ 1.05× and ≤ 1.10×).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -49,6 +47,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from causal_cells import METHODS, run_cell  # noqa: E402
+from cells import CellFile, add_cell_arguments, run_if_child  # noqa: E402
 from causal_table import print_tables  # noqa: E402
 
 # --quick fits 30 minutes of 2 CPU cores, where one SmolLM2 step of 4 GSM8K rows takes about 10 s:
@@ -74,33 +73,6 @@ def settings_from(args) -> dict:
     return base
 
 
-def read_rows(path: Path, settings: dict) -> list[dict]:
-    if not path.is_file():
-        return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    other = [r for r in rows if r.get("settings") != settings]
-    if other:
-        raise SystemExit(f"{path} holds cells run with other settings ({other[0].get('settings')}); pass another "
-                         f"--results file to run these settings ({settings})")
-    return rows
-
-
-def spawn(cell: dict, settings: dict, timeout: float) -> dict:
-    """Run one cell in a child process; its last stdout line is the row."""
-    cmd = [sys.executable, str(HERE / "causal.py"), "--cell", json.dumps(cell), "--settings", json.dumps(settings)]
-    t0 = time.perf_counter()
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {**cell, "failure": f"timed out after {timeout:.0f} s"}
-    if p.returncode != 0:
-        tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
-        return {**cell, "failure": f"exit {p.returncode}: {' | '.join(tail)}"}
-    row = json.loads(p.stdout.strip().splitlines()[-1])
-    row["wall_s"] = time.perf_counter() - t0
-    return row
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="the short protocol (< 30 min on 2 CPU cores)")
@@ -115,17 +87,14 @@ def main():
     ap.add_argument("--methods", help="comma-separated subset of: " + ", ".join(METHODS))
     ap.add_argument("--results", help="JSON Lines file of finished cells (default: benchmarks/results/causal-"
                                       "{quick,full}.jsonl)")
-    ap.add_argument("--cell-timeout", type=float, default=1800.0)
-    ap.add_argument("--cell", help=argparse.SUPPRESS)
-    ap.add_argument("--settings", help=argparse.SUPPRESS)
+    add_cell_arguments(ap, timeout=1800.0)
     args = ap.parse_args()
-    if args.cell:  # child process: one cell, one JSON line
-        print(json.dumps(run_cell(json.loads(args.cell), json.loads(args.settings))), flush=True)
+    if run_if_child(args, run_cell):
         return
     settings = settings_from(args)
     out = Path(args.results or HERE / "results" / f"causal-{'quick' if args.quick else 'full'}.jsonl")
     out.parent.mkdir(parents=True, exist_ok=True)
-    rows = read_rows(out, settings)
+    cells = CellFile(out, settings, timeout=args.cell_timeout)
     methods = args.methods.split(",") if args.methods else list(METHODS)
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
@@ -133,18 +102,7 @@ def main():
     t_start = time.perf_counter()
 
     def cell(**c):
-        c = {"settings": settings, **c}
-        done = next((r for r in rows if all(r.get(k) == v for k, v in c.items())), None)
-        if done is not None:
-            return done
-        print(f"cell {c['method']} seed {c.get('seed')} lr {c.get('lr')} ...", flush=True)
-        row = spawn(c, settings, args.cell_timeout)
-        row["settings"] = settings
-        rows.append(row)
-        with out.open("a") as f:
-            f.write(json.dumps(row) + "\n")
-        print(f"  {row.get('failure') or 'done'} ({row.get('wall_s', 0):.0f} s)", flush=True)
-        return row
+        return cells.run(HERE / "causal.py", **c)
 
     for seed in settings["seeds"]:
         sweep = [cell(method="uniform", seed=seed, lr=lr) for lr in settings["lr_sweep"]]
@@ -157,8 +115,8 @@ def main():
             if method != "uniform":
                 cell(method=method, seed=seed, lr=lr)
     cell(method="speed", seed=0, lr=None)
-    print_tables(rows, settings)
-    print(f"\n{out}: {len(rows)} cells; this run {time.perf_counter() - t_start:.0f} s", flush=True)
+    print_tables(cells.rows, settings)
+    print(f"\n{out}: {len(cells.rows)} cells; this run {time.perf_counter() - t_start:.0f} s", flush=True)
 
 
 if __name__ == "__main__":

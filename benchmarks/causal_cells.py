@@ -135,7 +135,7 @@ def peft_row(session, method: str) -> dict:
 
     import peft
 
-    from rankscope.benchmarking import PeftAllocate
+    from rankscope.benchmarking import PeftAllocate, peft_params
     from rankscope.harness.data import batches
     from rankscope.harness.loop import Harness, seed_everything
 
@@ -170,23 +170,3 @@ def peft_row(session, method: str) -> dict:
     params, type_ranks = peft_params(pm, session)
     return {"params": params, "ranks": type_ranks, "allocate_s": allocate_s, "test_s": time.perf_counter() - t_test,
             **metrics_row(final, outcome.train_s, outcome.eval_s, outcome.steps)}
-
-
-def peft_params(pm, session) -> tuple[int, dict]:
-    """Adapter parameters r·(d_in + d_out) summed over PEFT's modules (AdaLoRA: the ranks whose λ
-    survived), and the mean rank per edge type."""
-    by_path = {e.module: e for e in session.space.edges}
-    total, per_type = 0, {}
-    for name, mod in pm.named_modules():
-        path = name.removeprefix("base_model.model.")
-        if path not in by_path or not hasattr(mod, "lora_A") or "default" not in mod.lora_A:
-            continue
-        if hasattr(mod, "lora_E"):
-            r = int((mod.lora_E["default"].detach() != 0).sum())
-        else:
-            r = mod.lora_A["default"].weight.shape[0]
-        e = by_path[path]
-        total += r * (e.d_in + e.d_out)
-        per_type.setdefault(e.type, []).append(r)
-    return total, {t: round(sum(v) / len(v), 2) for t, v in per_type.items()}
-

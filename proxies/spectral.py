@@ -26,22 +26,29 @@ class Spectral(Proxy):
         self._spectra = {}
 
     def on_batch(self, records):
+        for eid in records.edge_ids:
+            x, g = records.io(eid)
+            self.add_block(records.space.edge(eid), g, x)
+
+    def add_block(self, e, g, x) -> None:
+        """Add the block gᵀx of edge ``e`` to its G (created on first use)."""
         import torch
 
-        for eid in records.edge_ids:
-            e = records.space.edge(eid)
-            if eid not in self._spectra:
-                gen = torch.Generator().manual_seed(len(self._spectra))
-                self._spectra[eid] = GradientSpectrum(e.d_out, e.d_in, e.max_rank,
-                                                      dense_limit=self.dense_limit, generator=gen)
-            x, g = records.io(eid)
-            self._spectra[eid].add(g, x)
+        if e.id not in self._spectra:
+            gen = torch.Generator().manual_seed(len(self._spectra))
+            self._spectra[e.id] = GradientSpectrum(e.d_out, e.d_in, e.max_rank, dense_limit=self.dense_limit,
+                                                   generator=gen)
+        self._spectra[e.id].add(g, x)
 
-    def finish(self, ctx):
+    def spectra(self, ctx, right: dict | None = None) -> dict:
+        """{edge: [σ_1 … σ_max_rank]} of G (of G·right[edge] when given), zero-padded; resets."""
         out = {}
         for eid in ctx.handle.adapters:
             e = ctx.handle.space.edge(eid)
-            s = self._spectra[eid].singular_values().tolist()
+            s = self._spectra[eid].singular_values(right=right[eid] if right else None).tolist()
             out[eid] = s + [0.0] * (e.max_rank - len(s))
         self._spectra = {}
         return out
+
+    def finish(self, ctx):
+        return self.spectra(ctx)

@@ -103,3 +103,22 @@ def repeat_seconds(fn, repeats: int) -> list[float]:
         fn()
         times.append(time.perf_counter() - t0)
     return times
+
+
+def peft_params(pm, session) -> tuple[int, dict]:
+    """Adapter parameters r·(d_in + d_out) summed over PEFT's modules (AdaLoRA: the ranks whose λ
+    survived), and the mean rank per edge type."""
+    by_path = {e.module: e for e in session.space.edges}
+    total, per_type = 0, {}
+    for name, mod in pm.named_modules():
+        path = name.removeprefix("base_model.model.")
+        if path not in by_path or not hasattr(mod, "lora_A") or "default" not in mod.lora_A:
+            continue
+        if hasattr(mod, "lora_E"):
+            r = int((mod.lora_E["default"].detach() != 0).sum())
+        else:
+            r = mod.lora_A["default"].weight.shape[0]
+        e = by_path[path]
+        total += r * (e.d_in + e.d_out)
+        per_type.setdefault(e.type, []).append(r)
+    return total, {t: round(sum(v) / len(v), 2) for t, v in per_type.items()}

@@ -24,7 +24,6 @@ learning rate may differ: a tuned protocol gives each method its own.
 
 from __future__ import annotations
 
-import math
 import statistics
 import tomllib
 from pathlib import Path
@@ -141,5 +140,11 @@ def verdict(name: str, reference: str, pairs: dict, in_points: bool) -> str:
            f"includes 0)"
 
 
-def fmt_interval(pairs: dict) -> str:
-    return "—" if pairs.get("low") is None or math.isnan(pairs["low"]) else f"[{pairs['low']:+.2f}, {pairs['high']:+.2f}]"
+# ------------------------------------------------------------------------------- display
+def comparison_or_reason(run_dirs, reference: str = "uniform") -> dict:
+    """:func:`compare`'s dict, or ``{"reference", "refused": message}`` when the runs cannot be
+    paired: a report of several runs is still worth writing when they are not one experiment."""
+    try:
+        return compare(run_dirs, reference=reference)
+    except InputError as exc:
+        return {"reference": reference, "refused": str(exc)}

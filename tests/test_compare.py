@@ -1,6 +1,7 @@
 """`rankscope compare`: runs grouped by allocator, paired by seed, a verdict, and refusals."""
 
 import json
+import re
 
 import pytest
 
@@ -53,3 +54,83 @@ def test_verdicts_follow_the_interval_and_the_metric_direction():
     assert lower["mean"] == pytest.approx(0.2) and lower["low"] > 0
     two = summarize_pairs([1.0, 2.0], [0.0, 0.5], greater_is_better=True)
     assert two["low"] is None and "at least 3 paired seeds" in verdict("a", "uniform", two, False)
+
+
+# ------------------------------------------------------------------------------- rankscope report
+@pytest.fixture
+def uniform_run(tmp_path, capsys):
+    """One real (tiny) uniform run: the others are its clones, so no test trains six models."""
+    (tmp_path / "c.toml").write_text(TINY)
+    return _search(capsys, tmp_path, "uniform", 0)
+
+
+def _clone(run, name, allocator, seed, r2, **result):
+    """A copy of ``run`` as ``allocator``'s run on ``seed`` with final dev r2 ``r2`` (and ``result``
+    keys replaced), beside it: paired comparisons whose numbers the test chooses."""
+    out = run.parent / name
+    out.mkdir()
+    (out / "config.toml").write_text((run / "config.toml").read_text())
+    data = json.loads((run / "result.json").read_text())
+    data.update(allocator=allocator, seed=seed, **result)
+    data["metrics"]["final"]["r2"] = r2
+    (out / "result.json").write_text(json.dumps(data))
+    return out
+
+
+def _experiment(run, allocator="salient", **result):
+    """uniform at r2 0.50, 0.52, 0.51 and ``allocator`` at 0.55, 0.56, 0.56 on seeds 0-2: in points,
+    paired differences 5, 4, 5, so ``allocator`` beats uniform by 4.67 ± 0.58, interval [+4, +5]."""
+    ref = [_clone(run, f"u{s}", "uniform", s, v) for s, v in enumerate((0.50, 0.52, 0.51))]
+    return ref + [_clone(run, f"a{s}", allocator, s, v, **result) for s, v in enumerate((0.55, 0.56, 0.56))]
+
+
+def _report(capsys, dirs, out):
+    code, _, err = run_cli_out(capsys, "report", *dirs, "--out", out)
+    assert code == 0, err
+    return (out / "report.md").read_text(), (out / "report.html").read_text()
+
+
+VERDICT = "beats uniform by 4.67 ± 0.58 points (3 seeds, 95 % interval [+4.00, +5.00] excludes 0)"
+
+
+def test_report_has_the_paired_table_and_verdict(uniform_run, tmp_path, capsys):
+    dirs = _experiment(uniform_run)
+    md, page = _report(capsys, dirs, tmp_path / "report")
+    assert "## Runs compared" in md and "## Paired against uniform" in md
+    assert "| allocator | seeds | r2 (points) | vs uniform (paired) | 95 % interval |" in md
+    assert "| uniform | 0,1,2 | 51.00 ± 1.00 | — | — |" in md
+    assert "| salient | 0,1,2 | 55.67 ± 0.58 | +4.67 ± 0.58 | [+4.00, +5.00] |" in md
+    assert f"- salient {VERDICT}" in md
+    assert "<h2>Paired against uniform</h2>" in page
+    assert "<tr><td>salient</td><td>0,1,2</td><td>55.67 ± 0.58</td><td>+4.67 ± 0.58</td><td>[+4.00, +5.00]</td></tr>" \
+        in page
+    assert f'<ul class="verdicts"><li>salient {VERDICT}</li></ul>' in page
+    assert page.index("Paired against uniform") < page.index("<h2>Figures</h2>")
+    code, printed, _ = run_cli_out(capsys, "report", *dirs)  # Markdown to stdout: the same report
+    assert code == 0 and printed.strip() == md.strip()
+    code, terminal, _ = run_cli_out(capsys, "compare", *dirs)  # the terminal shows the same cells
+    assert code == 0 and f"salient {VERDICT}" in terminal
+    assert re.search(r"^salient\s+0,1,2\s+55\.67 ± 0\.58\s+\+4\.67 ± 0\.58\s+\[\+4\.00, \+5\.00\]$", terminal, re.MULTILINE)
+
+
+def test_report_of_runs_that_cannot_be_paired_says_why(uniform_run, tmp_path, capsys):
+    longer = _clone(uniform_run, "longer", "salient", 0, 0.6)
+    (longer / "config.toml").write_text((uniform_run / "config.toml").read_text().replace("max_steps = 2",
+                                                                                          "max_steps = 3"))
+    md, page = _report(capsys, [uniform_run, longer], tmp_path / "report")
+    why = f"no paired comparison: cannot compare {uniform_run} and {longer}: their max_steps differs (2 vs 3)"
+    assert "## Paired against uniform\n\n_" + why in md
+    assert '<h2>Paired against uniform</h2>\n<p class="note">' + why in page
+    assert "## Runs compared" in md and "rank heatmap" in page  # the rest of the report is there
+    assert "none recorded" not in md and "verdicts" not in page
+    code, printed, _ = run_cli_out(capsys, "report", uniform_run)
+    assert code == 0 and "_no paired comparison: compare needs at least two run directories" in printed
+
+
+def test_report_escapes_allocator_and_run_names(uniform_run, tmp_path, capsys):
+    evil = "<script>alert(1)</script>"
+    md, page = _report(capsys, _experiment(uniform_run, evil, run_name=evil), tmp_path / "report")
+    for out in (md, page):
+        assert evil not in out
+        assert f"&lt;script&gt;alert(1)&lt;/script&gt; {VERDICT}" in out
+    assert "<tr><td>&lt;script&gt;alert(1)&lt;/script&gt;</td><td>0,1,2</td>" in page

@@ -6,12 +6,12 @@ from rankscope.testing import AllocatorContract, ProxyContract
 
 def test_every_builtin_proxy_is_registered():
     assert set(PROXIES.names()) >= {"grad_norm", "snip", "synflow", "synflow_canonical", "fisher", "grasp",
-                                    "jacob_cov", "constant", "alpha_test", "spectral"}
+                                    "jacob_cov", "constant", "alpha_test", "spectral", "whitened"}
 
 
 # one ProxyContract subclass per built-in proxy (pytest collects the Test* names)
 for _name in ["grad_norm", "snip", "synflow", "synflow_canonical", "fisher", "grasp", "jacob_cov",
-              "constant", "spectral"]:
+              "constant", "spectral", "whitened"]:
     globals()[f"TestProxy_{_name}"] = type(f"TestProxy_{_name}", (ProxyContract,), {"proxy": _name})
 
 
@@ -23,6 +23,11 @@ class TestAlphaTest(ProxyContract):
 class TestProxyStaticContract(AllocatorContract):
     allocator = "proxy-static"
     options = {"proxy": "spectral", "n_batches": 2}
+
+
+class TestProxyStaticWhitenedContract(AllocatorContract):
+    allocator = "proxy-static"
+    options = {"proxy": "whitened", "n_batches": 2}
 
 
 class TestProxyStaticEdgeContract(AllocatorContract):

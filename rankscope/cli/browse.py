@@ -52,9 +52,12 @@ def report(
     run_dirs: list[str] = typer.Argument(..., help="Run directories to compare."),
     out: str = typer.Option(None, help="Write report.md and report.html into this directory (default: print Markdown)."),
 ):
-    """Compare several runs in one report (Markdown to stdout, or Markdown + HTML files)."""
+    """Compare several runs in one report (Markdown to stdout, or Markdown + HTML files): a row
+    per run, then the runs paired by seed against uniform with verdicts, as `rankscope compare`
+    prints them (or the reason they cannot be paired)."""
     from pathlib import Path
 
+    from ..compare import comparison_or_reason
     from ..io import atomic_write_text
     from ..report import render_comparison_html, render_comparison_markdown
     from ..rundir import check_dir_path, load_result
@@ -74,11 +77,12 @@ def report(
         r = load_result(d)
         r.setdefault("run_name", Path(d).name)
         results.append(r)
-    md = render_comparison_markdown(results)
+    paired = comparison_or_reason(run_dirs)  # runs that are not one experiment still get a report
+    md = render_comparison_markdown(results, paired)
     if out is None:
         typer.echo(md)
         return
-    pages = {"report.md": md, "report.html": render_comparison_html(results)}
+    pages = {"report.md": md, "report.html": render_comparison_html(results, paired)}
     made = [p for p in [out_dir, *out_dir.parents] if not p.exists()]
     try:
         for name, text in pages.items():

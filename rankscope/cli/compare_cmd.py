@@ -20,25 +20,16 @@ def compare_runs(
     """Group runs by allocator, pair them by seed, and say whether each allocator beats the
     reference: mean ± std per allocator, the paired difference with its 95 % bootstrap interval,
     and a verdict. Runs whose task, model, space, budget or schedule differ are refused."""
-    from ..compare import compare, fmt_interval
+    from ..compare import compare
+    from ..compare_table import paired_table, paired_verdicts
     from ..table import format_table
 
     out = compare(run_dirs, reference=reference)
     if as_json:
         typer.echo(json.dumps(out, indent=2))
         return
-    unit = out["unit"]
-    arrow = "higher is better" if out["greater_is_better"] else "lower is better"
-    head = ["allocator", "seeds", f"{out['primary']} ({unit})", f"vs {reference} (paired)", "95 % interval"]
-    rows = []
-    for g in out["groups"]:
-        p = g.get("paired")
-        rows.append([g["allocator"], ",".join(map(str, g["seeds"])), f"{g['mean']:.2f} ± {g['std']:.2f}",
-                     f"{p['mean']:+.2f} ± {p['std']:.2f}" if p else "—", fmt_interval(p) if p else "—"])
-    s = out["settings"]
-    typer.echo(f"{s['task']} · {s['model']} · {s['space']} · budget {s['budget']:,.0f} · {out['primary']} "
-               f"({arrow}; paired differences > 0 favour the allocator)")
-    typer.echo(format_table(head, rows))
-    for g in out["groups"]:
-        if "verdict" in g:
-            typer.echo(g["verdict"])
+    table = paired_table(out)  # the same table report.md and report.html show
+    typer.echo(table.note)  # what was compared, above the numbers
+    typer.echo(format_table(table.head, table.rows))
+    for line in paired_verdicts(out):
+        typer.echo(line)

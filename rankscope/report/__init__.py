@@ -23,7 +23,9 @@ Layout of the package:
 * ``sections.py`` finds the allocator family's own part of the report, the ``report_section``
   its allocator class declares (:mod:`rankscope.allocators.report`): its tables, per-edge
   columns and figures. This package knows no allocator's private keys;
-* ``markdown.py``, ``html.py`` and ``terminal.py`` only lay the tables out;
+* ``markdown.py``, ``html.py`` and ``terminal.py`` only lay the tables out; the comparison of
+  several runs also lays out their pairing by seed against uniform, whose table and verdicts
+  :mod:`rankscope.compare` builds (as ``rankscope compare`` prints them);
 * ``figures.py`` draws the generic plotly figures that the HTML report adds (styled by
   :mod:`rankscope.plotting`, as the sections' figures are).
 """

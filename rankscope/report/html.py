@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from html import escape
 
+from ..compare_table import paired_table, paired_verdicts
 from ..table import Table
 from .figures import comparison_figures, run_figures
 from .schema import comparison_title, failure_reason, header_fields, report_title
@@ -36,14 +37,17 @@ dl.header dd { margin: 0; }
 
 
 def table_html(table: Table) -> str:
-    """``<h2>title</h2>``, then the table (or a "none recorded" line), then the table's note."""
+    """``<h2>title</h2>``, then the table (or a "none recorded" line), then the table's note.
+
+    A table without columns is only its title and note (a paired comparison that was not made).
+    """
     parts = [f"<h2>{escape(table.title)}</h2>"]
     if table.rows:
         head = "".join(f"<th>{escape(h)}</th>" for h in table.head)
         body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>\n"
                        for row in table.rows)
         parts.append(f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>")
-    else:
+    elif table.head:
         parts.append('<p class="note">none recorded</p>')
     if table.note:
         parts.append(f'<p class="note">{escape(table.note)}</p>')
@@ -85,8 +89,18 @@ def render_html(result: dict) -> str:
     return page(report_title(result), body)
 
 
-def render_comparison_html(results: list) -> str:
-    """The comparison table, a grouped bar of the primary metric, and one heatmap per run."""
-    body = [table_html(comparison_table(results)), "<h2>Figures</h2>",
-            *embed_figures(comparison_figures(results))]
+def paired_html(paired: dict) -> str:
+    """The paired comparison of :mod:`rankscope.compare`: its table, then a list of the verdicts."""
+    items = "".join(f"<li>{escape(v)}</li>" for v in paired_verdicts(paired))
+    return table_html(paired_table(paired)) + (f'\n<ul class="verdicts">{items}</ul>' if items else "")
+
+
+def render_comparison_html(results: list, paired: dict | None = None) -> str:
+    """The comparison table, the paired comparison when ``paired`` is given (as for
+    :func:`~rankscope.report.markdown.render_comparison_markdown`), a grouped bar of the primary
+    metric, and one heatmap per run."""
+    body = [table_html(comparison_table(results))]
+    if paired is not None:
+        body.append(paired_html(paired))
+    body += ["<h2>Figures</h2>", *embed_figures(comparison_figures(results))]
     return page(comparison_title(results), body)

@@ -11,6 +11,7 @@ would let a name be read as raw HTML by viewers that allow it, so they become ``
 
 from __future__ import annotations
 
+from ..compare_table import paired_table, paired_verdicts
 from ..table import Table
 from .schema import comparison_title, failure_reason, header_fields, report_title
 from .tables import comparison_table, report_tables
@@ -25,14 +26,16 @@ def cell(value: str) -> str:
 
 
 def table_md(table: Table) -> str:
-    """``## title``, then a pipe table (or a "none recorded" line), then the table's note."""
-    lines = [f"## {cell(table.title)}", ""]
+    """``## title``, then a pipe table (or a "none recorded" line), then the table's note.
+
+    A table without columns is only its title and note (a paired comparison that was not made).
+    """
+    lines = [f"## {cell(table.title)}"]
     if table.rows:
-        lines.append("| " + " | ".join(cell(h) for h in table.head) + " |")
-        lines.append("|" + "---|" * len(table.head))
+        lines += ["", "| " + " | ".join(cell(h) for h in table.head) + " |", "|" + "---|" * len(table.head)]
         lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in table.rows]
-    else:
-        lines.append(NONE_RECORDED)
+    elif table.head:
+        lines += ["", NONE_RECORDED]
     if table.note:
         lines += ["", f"_{cell(table.note)}_"]
     return "\n".join(lines)
@@ -50,7 +53,18 @@ def render_markdown(result: dict) -> str:
     return "\n".join(parts) + "\n"
 
 
-def render_comparison_markdown(results: list) -> str:
-    """One table, one row per run."""
-    return "\n".join([f"# {cell(comparison_title(results))}", "",
-                      table_md(comparison_table(results))]) + "\n"
+def paired_md(paired: dict) -> str:
+    """The paired comparison of :mod:`rankscope.compare`: its table, then one bullet per verdict."""
+    lines = [table_md(paired_table(paired))]
+    if verdicts := paired_verdicts(paired):
+        lines += ["", *(f"- {cell(v)}" for v in verdicts)]
+    return "\n".join(lines)
+
+
+def render_comparison_markdown(results: list, paired: dict | None = None) -> str:
+    """One table, one row per run; then, when ``paired`` is given (what
+    :func:`rankscope.compare.comparison_or_reason` returns), the paired comparison or why none was made."""
+    parts = [f"# {cell(comparison_title(results))}", "", table_md(comparison_table(results))]
+    if paired is not None:
+        parts += ["", paired_md(paired)]
+    return "\n".join(parts) + "\n"

@@ -42,10 +42,12 @@ class GradientSpectrum:
             self.Y.addmm_(g.T, x @ self.omega)
             self.Z.addmm_(self.psi @ g.T, x)
 
-    def singular_values(self) -> torch.Tensor:
-        """The top-k singular values, descending, length ``k``."""
+    def singular_values(self, right: torch.Tensor | None = None) -> torch.Tensor:
+        """The top-k singular values of G (or of G·``right``, ``right`` [d_in, d_in] invertible),
+        descending, length ``k``. The sketch serves G·M too: range(G·M) = range(G), so Q is
+        unchanged and the co-range sketch becomes Z·M = Ψ(G·M)."""
         if self.dense:
-            return torch.linalg.svdvals(self.G)[: self.k]
+            return torch.linalg.svdvals(self.G if right is None else self.G @ right)[: self.k]
         q, _ = torch.linalg.qr(self.Y)
-        x = torch.linalg.lstsq(self.psi @ q, self.Z).solution
+        x = torch.linalg.lstsq(self.psi @ q, self.Z if right is None else self.Z @ right).solution
         return torch.linalg.svdvals(x)[: self.k]

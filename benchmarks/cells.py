@@ -1,0 +1,132 @@
+"""Resumable benchmark cells: one finished measurement per line of a JSON Lines file.
+
+A *cell* is one (method, setting, seed, …) measurement, described by a small dict. A benchmark
+runs each cell in its own child process (a clean peak RSS; a crash or a timeout loses one cell),
+and appends the row the child prints to the results file as soon as the cell ends, with where
+it came from (``provenance``: commit, command, machine, date). A rerun reads the file and skips
+every cell already in it, so a protocol that needs more hours than a session has is finished
+over several sessions, and the README table is generated from the file alone::
+
+    cells = CellFile(path, settings)          # refuses a file written with other settings
+    row = cells.get(method="uniform", seed=0, lr=1e-3)        # None when not run yet
+    row = cells.run(script, method="uniform", seed=0, lr=1e-3)   # run it (or return the row)
+    rows = cells.run_many(script, [cell, …], jobs=2)            # child processes side by side
+
+Side by side (``jobs`` > 1), each child should use ``cores / jobs`` torch threads; timings of
+such cells are then shared-machine timings, which the benchmark's table says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def provenance() -> dict:
+    """The commit (``+dirty`` when the tree has uncommitted changes), the command line, the
+    machine (CPU count, accelerator, torch) and the UTC time of a cell."""
+    import torch
+
+    def git(*args):
+        try:
+            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    if git("status", "--porcelain", "--untracked-files=no"):
+        commit += "+dirty"
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"commit": commit, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "machine": {"cpus": os.cpu_count(), "threads": torch.get_num_threads(), "gpu": gpu,
+                        "platform": platform.platform(terse=True), "torch": torch.__version__},
+            "finished": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+class CellFile:
+    """The rows of one results file that were run with ``settings`` (the protocol's knobs)."""
+
+    def __init__(self, path: Path, settings: dict, timeout: float = 3600.0):
+        self.path, self.settings, self.timeout = Path(path), settings, timeout
+        self._lock = threading.Lock()  # run_many's threads append to one file
+        self.rows = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()] \
+            if self.path.is_file() else []
+        other = [r for r in self.rows if r.get("settings") != settings]
+        if other:
+            raise SystemExit(f"{self.path} holds cells run with other settings ({other[0].get('settings')}); pass "
+                             f"another --results file to run these settings ({settings})")
+
+    def get(self, **cell) -> dict | None:
+        return next((r for r in self.rows if all(r.get(k) == v for k, v in cell.items())), None)
+
+    def run(self, script: Path, **cell) -> dict:
+        """The finished row of ``cell``: from the file, else from running ``script --cell`` now."""
+        done = self.get(**cell)
+        if done is not None:
+            return done
+        print(f"cell {' '.join(f'{k}={v}' for k, v in cell.items())} ...", flush=True)
+        row = self.add(spawn(script, cell, self.settings, self.timeout))
+        print(f"  {row.get('failure') or 'done'} ({row.get('wall_s', 0):.0f} s)", flush=True)
+        return row
+
+    def add(self, row: dict) -> dict:
+        """Append one finished row (with the settings and its provenance) to the file."""
+        row = {**row, "settings": self.settings, **provenance()}
+        with self._lock:
+            self.rows.append(row)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+        return row
+
+
+    def run_many(self, script: Path, cells: list[dict], jobs: int = 1) -> list[dict]:
+        """:meth:`run` for every cell, ``jobs`` child processes at a time; rows in ``cells``' order."""
+        if jobs <= 1:
+            return [self.run(script, **c) for c in cells]
+        with ThreadPoolExecutor(jobs) as pool:
+            return list(pool.map(lambda c: self.run(script, **c), cells))
+
+
+def add_cell_arguments(ap, timeout: float) -> None:
+    """The options every cell benchmark shares: the per-cell timeout, and the hidden pair a child
+    process is started with (:func:`spawn`)."""
+    import argparse
+
+    ap.add_argument("--cell-timeout", type=float, default=timeout, help="seconds before a cell is killed")
+    ap.add_argument("--cell", help=argparse.SUPPRESS)
+    ap.add_argument("--settings", help=argparse.SUPPRESS)
+
+
+def run_if_child(args, run_cell) -> bool:
+    """In a child process (``--cell`` given): run the one cell, print its row as the last stdout
+    line, and return True so the caller stops."""
+    if not args.cell:
+        return False
+    print(json.dumps(run_cell(json.loads(args.cell), json.loads(args.settings))), flush=True)
+    return True
+
+
+def spawn(script: Path, cell: dict, settings: dict, timeout: float) -> dict:
+    """Run one cell as ``python script --cell JSON --settings JSON``; its last stdout line is the row."""
+    cmd = [sys.executable, str(script), "--cell", json.dumps(cell), "--settings", json.dumps(settings)]
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {**cell, "failure": f"timed out after {timeout:.0f} s"}
+    if p.returncode != 0:
+        tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
+        return {**cell, "failure": f"exit {p.returncode}: {' | '.join(tail)}"}
+    row = json.loads(p.stdout.strip().splitlines()[-1])
+    return {**row, "wall_s": time.perf_counter() - t0}

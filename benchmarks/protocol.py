@@ -1,0 +1,140 @@
+"""The fair protocol: does an allocator beat a *tuned* uniform LoRA on real tasks?
+
+MiniLM on MRPC, RTE and CoLA (GLUE v1 TSVs), every method at the same adapter budget (``--budget``,
+default r2: uniform rank 2 on the ``lora`` space's 36 matrices, 82,944 parameters)::
+
+    uniform    rankscope uniform LoRA
+    proxy      proxy-static with the best before-training proxy on the planted task
+    salient    SalientLoRA (SVD form)          adalora   rankscope AdaLoRA (SVD form)
+    greedy     proxy-greedy, forward edge selection before training (issue 18)
+    grow       proxy-grow, the same selection inside the run (issue 18)
+    peft-eva   PEFT LoRA, init_lora_weights="eva", EvaConfig(rho=2), at uniform's rank
+
+**Equal tuning.** Every method, uniform included, gets the same learning-rate sweep on seed 0
+(``--lr-sweep``); the SVD-form methods (salient, adalora) sweep the same lrs at ``svd_alpha``,
+so for them the sweep runs along lr × svd_alpha, the product that sets their step size. Each
+method's setting is the one with the best final dev metric on seed 0; then seeds 1 and 2 run
+at it. Seed 0's dev score is the one that chose the setting, for every method alike.
+
+**Statistics** (per task, against tuned uniform): the paired per-seed differences, their mean ±
+std and a 95 % percentile-bootstrap interval (:func:`rankscope.compare.summarize_pairs`, the
+function behind ``rankscope compare``), then the mean over tasks of each method's mean difference.
+
+**Cells.** Each (task, method, lr, seed) is one cell, run in its own process and appended to
+``--results`` (JSON Lines, with commit, command and machine) as soon as it ends; a rerun skips
+finished cells (:mod:`cells`). The README table is printed from that file alone
+(``--table-only``, and ``--write-readme`` puts it between the README's protocol markers)::
+
+    python benchmarks/protocol.py --quick            # MRPC, 50 steps: < 30 min on 2 CPU cores
+    python benchmarks/protocol.py --device cuda      # the full protocol (3 tasks, 3 epochs)
+    python benchmarks/protocol.py --table-only --write-readme
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from cells import CellFile, add_cell_arguments, run_if_child  # noqa: E402
+from protocol_cells import METHODS, SVD_FORM, run_cell  # noqa: E402
+from protocol_table import render, write_readme  # noqa: E402
+
+FULL = {"tasks": ["mrpc", "rte", "cola"], "epochs": 3.0, "steps": None, "max_train_samples": None,
+        "max_dev_samples": None, "eval_every": 0, "lr_sweep": [2e-4, 5e-4, 1e-3, 2e-3], "seeds": [0, 1, 2]}
+# --quick: one task, 50 steps on a 1,600-row subset, one evaluation on half of MRPC's dev set, two
+# cells side by side; a check that the protocol runs end to end, too short to rank methods
+QUICK = {"tasks": ["mrpc"], "epochs": None, "steps": 50, "max_train_samples": 1600, "max_dev_samples": 204,
+         "eval_every": 50, "lr_sweep": [1e-3, 3e-3], "seeds": [0, 1, 2]}
+COMMON = {"model": "minilm", "space": "lora", "budget": "r2", "batch_size": 32, "max_len": 128, "svd_alpha": 256.0}
+
+
+def settings_from(args) -> dict:
+    s = {**COMMON, **(QUICK if args.quick else FULL)}
+    if args.tasks:
+        s["tasks"] = args.tasks.split(",")
+    if args.lr_sweep:
+        s["lr_sweep"] = [float(x) for x in args.lr_sweep.split(",")]
+    if args.seeds:
+        s["seeds"] = [int(x) for x in args.seeds.split(",")]
+    if args.steps:
+        s["steps"], s["epochs"], s["eval_every"] = args.steps, None, args.steps
+    for key in ("model", "budget", "max_train_samples", "max_dev_samples"):
+        if getattr(args, key) is not None:
+            s[key] = getattr(args, key)
+    data_dir = args.data_dir or os.environ.get("RANKSCOPE_GLUE_DIR") or str(HERE.parent.parent / "shared" / "data" / "glue")
+    s.update(device=args.device, data_dir=str(Path(data_dir).resolve()))
+    return s
+
+
+def chosen_lr(cells: CellFile, task: str, method: str, sweep: list, seed: int) -> float | None:
+    """The swept lr with the best final dev metric on ``seed`` (``None``: every setting failed)."""
+    rows = [cells.get(task=task, method=method, lr=lr, seed=seed) for lr in sweep]
+    ok = [r for r in rows if r and r.get("final")]
+    return max(ok, key=lambda r: r["final"][r["primary"]])["lr"] if ok else None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="MRPC, 50 steps, 2 lrs (< 30 min on 2 CPU cores)")
+    ap.add_argument("--tasks", help="comma-separated GLUE tasks (default mrpc,rte,cola)")
+    ap.add_argument("--methods", help="comma-separated subset of: " + ", ".join(METHODS))
+    ap.add_argument("--lr-sweep", help="comma-separated learning rates (the same for every method)")
+    ap.add_argument("--seeds", help="comma-separated seeds; the first one runs the sweep")
+    ap.add_argument("--steps", type=int, help="optimizer steps (replaces the 3 epochs; one evaluation, at the end)")
+    ap.add_argument("--model", help="model alias or path (default minilm)")
+    ap.add_argument("--budget", help="adapter parameters, rankscope --budget syntax (default r2)")
+    ap.add_argument("--max-train-samples", type=int, help="train on a seeded subset of this many rows")
+    ap.add_argument("--max-dev-samples", type=int, help="evaluate on a fixed subset of this many dev rows")
+    ap.add_argument("--data-dir", help="GLUE v1 TSV directory (default $RANKSCOPE_GLUE_DIR, else ../shared/data/glue)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--jobs", type=int, help="cells side by side (default: 2 with --quick, else 1)")
+    ap.add_argument("--results", help="JSON Lines file of finished cells (default benchmarks/results/protocol"
+                                      "[-quick].jsonl)")
+    ap.add_argument("--table-only", action="store_true", help="print the table from --results; run nothing")
+    ap.add_argument("--write-readme", action="store_true", help="also put the table into README.md")
+    add_cell_arguments(ap, timeout=7200.0)
+    args = ap.parse_args()
+    if run_if_child(args, run_cell):
+        return
+    settings = settings_from(args)
+    out = Path(args.results or HERE / "results" / f"protocol{'-quick' if args.quick else ''}.jsonl")
+    cells = CellFile(out, settings, timeout=args.cell_timeout)
+    methods = args.methods.split(",") if args.methods else list(METHODS)
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        raise SystemExit(f"unknown methods {unknown}; valid: {', '.join(METHODS)}")
+    if "uniform" not in methods:
+        methods.insert(0, "uniform")  # the reference every difference is paired against
+    t0 = time.perf_counter()
+    if not args.table_only:
+        jobs = args.jobs or (2 if args.quick else 1)
+        if jobs > 1:  # children share the cores
+            os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 2) // jobs))
+        first, rest = settings["seeds"][0], settings["seeds"][1:]
+        sweep = [{"task": t, "method": m, "lr": lr, "seed": first}
+                 for t in settings["tasks"] for m in methods for lr in settings["lr_sweep"]]
+        cells.run_many(HERE / "protocol.py", sweep, jobs)
+        seeds = []
+        for t in settings["tasks"]:
+            for m in methods:
+                lr = chosen_lr(cells, t, m, settings["lr_sweep"], first)
+                print(f"{t} {m}: lr {lr} chosen on seed {first}"
+                      + (f" (svd_alpha {settings['svd_alpha']:g})" if m in SVD_FORM else ""), flush=True)
+                seeds += [{"task": t, "method": m, "lr": lr, "seed": s} for s in rest] if lr else []
+        cells.run_many(HERE / "protocol.py", seeds, jobs)
+    table = render(cells.rows, settings, methods, chosen_lr=lambda t, m: chosen_lr(
+        cells, t, m, settings["lr_sweep"], settings["seeds"][0]))
+    print(table)
+    if args.write_readme:
+        write_readme(HERE.parent / "README.md", table, quick=args.quick)
+    print(f"\n{out}: {len(cells.rows)} cells; this run {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    main()

@@ -1,0 +1,96 @@
+"""One cell of ``benchmarks/protocol.py``: one task, method, learning rate and seed, in this process.
+
+rankscope's methods run as ``rankscope search`` runs them (:func:`rankscope.run.run` in a
+:class:`~rankscope.session.Session`, no extra baselines). PEFT's EVA wraps the session's own
+base model and trains through the session's harness (:class:`rankscope.harness.loop.Harness`):
+the same rows, order, schedule, clipping, seeds and dev scoring.
+"""
+
+from __future__ import annotations
+
+import time
+
+#: method -> (label, rankscope allocator and options, or None for a PEFT method). ``proxy`` is the
+#: best before-training proxy configuration on the planted task; ``greedy`` and ``grow`` are the
+#: allocators issue 18 built (README, "Forward selection of edges").
+METHODS = {
+    "uniform": ("uniform LoRA", ("uniform", {})),
+    "proxy": ("proxy-static (spectral, on/off)", ("proxy-static", {"proxy": "spectral", "granularity": "edge"})),
+    "salient": ("salient", ("salient", {})),
+    "adalora": ("adalora", ("adalora", {})),
+    "greedy": ("proxy-greedy (new, before training)", ("proxy-greedy", {})),
+    "grow": ("proxy-grow (new, in training)", ("proxy-grow", {})),
+    "peft-eva": ("PEFT EVA (ρ = 2)", None),
+}
+#: methods whose adapters are SVD-form (P·diag(λ)·Q): their sweep runs at ``svd_alpha``
+SVD_FORM = ("salient", "adalora")
+
+
+def config(settings: dict, task: str, method: str, seed: int, lr: float):
+    from rankscope.search_config import SearchConfig
+
+    name, options = METHODS[method][1] or ("uniform", {})
+    return SearchConfig(
+        model=settings["model"], task=task, space=settings["space"], allocator=name, allocator_options=dict(options),
+        budget=settings["budget"], seed=seed, epochs=settings["epochs"], max_steps=settings["steps"], lr=lr,
+        batch_size=settings["batch_size"], max_len=settings["max_len"],
+        max_train_samples=settings["max_train_samples"], max_dev_samples=settings["max_dev_samples"],
+        eval_every=settings["eval_every"], svd_alpha=settings["svd_alpha"], device=settings["device"],
+        data_dir=settings["data_dir"],
+    ).resolved()
+
+
+def run_cell(cell: dict, settings: dict) -> dict:
+    from rankscope.run import peak_rss_mb
+    from rankscope.session import Session
+
+    cfg = config(settings, cell["task"], cell["method"], cell["seed"], cell["lr"])
+    session = Session(cfg, progress=False)
+    t0 = time.perf_counter()
+    row = rankscope_row(session, cfg) if METHODS[cell["method"]][1] else peft_eva_row(session)
+    return {**cell, **row, "primary": session.objective.primary, "total_s": time.perf_counter() - t0,
+            "steps": session.total_steps, "budget_params": session.budget.params, "peak_rss_mb": peak_rss_mb()}
+
+
+def rankscope_row(session, cfg) -> dict:
+    from rankscope.run import run
+    from rankscope.validate import build_allocator
+
+    result = run(session, build_allocator(cfg))
+    if not result.completed:
+        return {"failure": result.failure["reason"]}
+    t = result.timing
+    return {"params": result.final.params, "final": result.metrics["final"], "best": result.metrics["best"],
+            "allocate_s": t["allocate_s"], "train_s": t["train_s"], "eval_s": t["eval_s"]}
+
+
+def peft_eva_row(session) -> dict:
+    """PEFT LoRA with EVA initialisation (Paischer et al. 2024): ``init_lora_weights="eva"``,
+    ``EvaConfig(rho=2)``, r = uniform's rank on the same modules, α as rankscope's LoRA, the
+    classifier in ``modules_to_save``; EVA's SVD runs on 16 training batches."""
+    import peft
+
+    from rankscope.benchmarking import peft_params
+    from rankscope.harness.data import batches
+    from rankscope.harness.loop import Harness, seed_everything
+    from rankscope.attach import DEFAULT_ALPHA
+    from rankscope.models import head_modules
+
+    cfg, task = session.cfg, session.task
+    r = max(session.uniform().ranks.values())
+    modules = sorted({e.module for e in session.space.edges})
+    seed_everything(cfg.seed)
+    t0 = time.perf_counter()
+    alpha = cfg.alpha or DEFAULT_ALPHA["lora"]["lora"]
+    pc = peft.LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, target_modules=modules, task_type="SEQ_CLS",
+                         modules_to_save=sorted(head_modules(session.model)), init_lora_weights="eva",
+                         eva_config=peft.EvaConfig(rho=2.0))
+    pm = peft.get_peft_model(session.model, pc)
+    data = [{k: v for k, v in b.items() if k != "labels"}
+            for b in batches(task.train[:cfg.batch_size * 16], cfg.batch_size, task.collate, shuffle=False)]
+    peft.initialize_lora_eva_weights(pm, data, show_progress_bar=False)
+    allocate_s = time.perf_counter() - t0
+    outcome = Harness(task, cfg).train(pm, None, None, progress=False)
+    params, _ = peft_params(pm, session)
+    return {"params": params, "final": outcome.final, "best": outcome.best, "allocate_s": allocate_s,
+            "train_s": outcome.train_s, "eval_s": outcome.eval_s}

@@ -1,0 +1,84 @@
+"""The protocol's Markdown table, from the results file alone (``benchmarks/protocol.py``).
+
+Per task and method: the chosen lr (best final dev metric on the first seed), the final dev
+metric of each seed, mean ± std, and the paired difference from tuned uniform with its 95 %
+bootstrap interval and verdict (:mod:`rankscope.compare`). Metrics are in points (× 100). The
+last table averages each method's mean paired difference over the tasks that have all seeds.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from protocol_cells import METHODS, SVD_FORM
+
+from rankscope.compare import summarize_pairs, verdict
+from rankscope.compare_table import fmt_interval
+
+START, END = "<!-- protocol-table:start{} -->", "<!-- protocol-table:end{} -->"
+
+
+def seed_rows(rows, task, method, lr, seeds) -> dict:
+    """{seed: row} of the finished cells of one method at its chosen lr."""
+    out = {}
+    for r in rows:
+        if (r.get("task"), r.get("method"), r.get("lr")) == (task, method, lr) and r.get("final") and r["seed"] in seeds:
+            out[r["seed"]] = r
+    return out
+
+
+def render(rows: list, settings: dict, methods: list, chosen_lr) -> str:
+    seeds = settings["seeds"]
+    sched = f"{settings['steps']} steps" if settings["steps"] else f"{settings['epochs']:g} epochs"
+    lines = [f"{settings['model']}, `{settings['space']}` space, budget {settings['budget']}, {sched} of batch "
+             f"{settings['batch_size']}, lr sweep {settings['lr_sweep']} on seed {seeds[0]} for every method "
+             f"(SVD-form methods at svd_alpha {settings['svd_alpha']:g}), seeds {seeds}; dev metric in points.", ""]
+    summary = {m: [] for m in methods if m != "uniform"}
+    for task in settings["tasks"]:
+        ref_lr = chosen_lr(task, "uniform")
+        ref = {s: r["final"][r["primary"]] * 100 for s, r in seed_rows(rows, task, "uniform", ref_lr, seeds).items()}
+        primary = next((r["primary"] for r in rows if r.get("task") == task and r.get("primary")), "metric")
+        lines += [f"**{task.upper()}** ({primary})", "",
+                  "| method | lr | params | " + " | ".join(f"seed {s}" for s in seeds)
+                  + " | mean ± std | vs tuned uniform (paired) | 95 % interval |",
+                  "|---|---|---|" + "---|" * len(seeds) + "---|---|---|"]
+        verdicts = []
+        for m in methods:
+            lr = chosen_lr(task, m)
+            got = seed_rows(rows, task, m, lr, seeds)
+            vals = {s: r["final"][r["primary"]] * 100 for s, r in got.items()}
+            per_seed = [f"{vals[s]:.1f}" if s in vals else "—" for s in seeds]
+            ms = (f"{statistics.mean(vals.values()):.1f} ± {statistics.stdev(vals.values()):.1f}" if len(vals) > 1
+                  else "—")
+            params = sorted({r["params"] for r in got.values()})
+            diff, interval = "—", "—"
+            common = sorted(set(vals) & set(ref))
+            if m != "uniform" and len(common) == len(seeds):
+                pairs = summarize_pairs([vals[s] for s in common], [ref[s] for s in common], greater_is_better=True)
+                diff, interval = f"{pairs['mean']:+.1f} ± {pairs['std']:.1f}", fmt_interval(pairs)
+                summary[m].append(pairs["mean"])
+                verdicts.append(f"- {task}: " + verdict(METHODS[m][0], "tuned uniform", pairs, True))
+            alpha = f" (α {settings['svd_alpha']:g})" if m in SVD_FORM else ""
+            lines.append(f"| {METHODS[m][0]} | {lr if lr is not None else '—'}{alpha} | "
+                         f"{'–'.join(f'{p:,}' for p in sorted({params[0], params[-1]})) if params else '—'} | "
+                         + " | ".join(per_seed) + f" | {ms} | {diff} | {interval} |")
+        lines += ["", *verdicts, ""]
+    lines += ["**Mean over tasks** of the paired difference from tuned uniform (points; tasks with every seed "
+              "finished)", "", "| method | tasks | mean difference |", "|---|---|---|"]
+    for m, diffs in summary.items():
+        lines.append(f"| {METHODS[m][0]} | {len(diffs)} of {len(settings['tasks'])} | "
+                     f"{statistics.mean(diffs):+.2f} |" if diffs else f"| {METHODS[m][0]} | 0 | — |")
+    return "\n".join(lines)
+
+
+def write_readme(readme: Path, table: str, quick: bool) -> None:
+    """Replace the text between the README's protocol markers (``-quick`` ones for --quick)."""
+    tag = "-quick" if quick else ""
+    start, end = START.format(tag), END.format(tag)
+    text = readme.read_text()
+    if start not in text or end not in text:
+        raise SystemExit(f"{readme} has no {start} … {end} markers to write the table between")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{table}\n{end}{tail}")
