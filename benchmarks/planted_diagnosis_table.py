@@ -49,8 +49,8 @@ def print_tables(rows: list) -> None:
                   + ", ".join(f"{i} {order.index(i) + 1}" for i in sorted(plants)) + " |")
     lam = [r for r in rows if r.get("part") == "lambda"]
     if lam:
-        print("\n## λ trajectories: mean |λ| of live ranks, planted vs unplanted edges\n")
-        print("| seed | method | gap_closed | recall | |λ| planted / unplanted at 25 %, 50 %, 100 % of steps "
+        print("\n## λ trajectories: mean abs λ of the live ranks, planted vs unplanted edges\n")
+        print("| seed | method | gap_closed | recall | mean abs λ, planted / unplanted, at 25 %, 50 %, 100 % of steps "
               "| kept ranks on the plants |")
         print("|---|---|---|---|---|---|")
     for r in lam:

@@ -25,7 +25,7 @@ function behind ``rankscope compare``), then the mean over tasks of each method'
 finished cells (:mod:`cells`). The README table is printed from that file alone
 (``--table-only``, and ``--write-readme`` puts it between the README's protocol markers)::
 
-    python benchmarks/protocol.py --quick            # MRPC, 50 steps: < 30 min on 2 CPU cores
+    python benchmarks/protocol.py --quick            # MRPC, 24 steps: < 30 min on 2 CPU cores
     python benchmarks/protocol.py --device cuda      # the full protocol (3 tasks, 3 epochs)
     python benchmarks/protocol.py --table-only --write-readme
 """
@@ -45,11 +45,14 @@ from protocol_cells import METHODS, SVD_FORM, run_cell  # noqa: E402
 from protocol_table import render, write_readme  # noqa: E402
 
 FULL = {"tasks": ["mrpc", "rte", "cola"], "epochs": 3.0, "steps": None, "max_train_samples": None,
-        "max_dev_samples": None, "eval_every": 0, "lr_sweep": [2e-4, 5e-4, 1e-3, 2e-3], "seeds": [0, 1, 2]}
-# --quick: one task, 50 steps on a 1,600-row subset, one evaluation on half of MRPC's dev set, two
-# cells side by side; a check that the protocol runs end to end, too short to rank methods
-QUICK = {"tasks": ["mrpc"], "epochs": None, "steps": 50, "max_train_samples": 1600, "max_dev_samples": 204,
-         "eval_every": 50, "lr_sweep": [1e-3, 3e-3], "seeds": [0, 1, 2]}
+        "max_dev_samples": None, "eval_every": 0, "lr_sweep": [2e-4, 5e-4, 1e-3, 2e-3], "seeds": [0, 1, 2],
+        "n_batches": None}
+# --quick: one task, 24 steps on a 768-row subset, one evaluation on half of MRPC's dev set, 4
+# scoring batches (not 8) for the proxy allocators, two cells side by side: a check that the
+# protocol runs end to end in 30 minutes of 2 CPU cores (a MiniLM step of 32 MRPC pairs takes
+# about 3 s on one thread), far too short to rank methods
+QUICK = {"tasks": ["mrpc"], "epochs": None, "steps": 24, "max_train_samples": 768, "max_dev_samples": 204,
+         "eval_every": 24, "lr_sweep": [1e-3, 3e-3], "seeds": [0, 1, 2], "n_batches": 4}
 COMMON = {"model": "minilm", "space": "lora", "budget": "r2", "batch_size": 32, "max_len": 128, "svd_alpha": 256.0}
 
 
@@ -80,7 +83,7 @@ def chosen_lr(cells: CellFile, task: str, method: str, sweep: list, seed: int) -
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="MRPC, 50 steps, 2 lrs (< 30 min on 2 CPU cores)")
+    ap.add_argument("--quick", action="store_true", help="MRPC, 24 steps, 2 lrs (< 30 min on 2 CPU cores)")
     ap.add_argument("--tasks", help="comma-separated GLUE tasks (default mrpc,rte,cola)")
     ap.add_argument("--methods", help="comma-separated subset of: " + ", ".join(METHODS))
     ap.add_argument("--lr-sweep", help="comma-separated learning rates (the same for every method)")

@@ -30,6 +30,8 @@ def config(settings: dict, task: str, method: str, seed: int, lr: float):
     from rankscope.search_config import SearchConfig
 
     name, options = METHODS[method][1] or ("uniform", {})
+    if name.startswith("proxy-") and settings.get("n_batches"):  # --quick: fewer scoring batches
+        options = {**options, "n_batches": settings["n_batches"]}
     return SearchConfig(
         model=settings["model"], task=task, space=settings["space"], allocator=name, allocator_options=dict(options),
         budget=settings["budget"], seed=seed, epochs=settings["epochs"], max_steps=settings["steps"], lr=lr,
