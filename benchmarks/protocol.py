@@ -69,9 +69,15 @@ def settings_from(args) -> dict:
     for key in ("model", "budget", "max_train_samples", "max_dev_samples"):
         if getattr(args, key) is not None:
             s[key] = getattr(args, key)
-    data_dir = args.data_dir or os.environ.get("RANKSCOPE_GLUE_DIR") or str(HERE.parent.parent / "shared" / "data" / "glue")
-    s.update(device=args.device, data_dir=str(Path(data_dir).resolve()))
+    s.update(device=args.device)
     return s
+
+
+def use_data_dir(args) -> None:
+    """Point the cells at the GLUE TSVs through ``$RANKSCOPE_GLUE_DIR`` (children inherit it). The
+    path is not a setting: the committed results file must match a clean clone's settings anywhere."""
+    data_dir = args.data_dir or os.environ.get("RANKSCOPE_GLUE_DIR") or str(HERE.parent.parent / "shared" / "data" / "glue")
+    os.environ["RANKSCOPE_GLUE_DIR"] = str(Path(data_dir).resolve())
 
 
 def chosen_lr(cells: CellFile, task: str, method: str, sweep: list, seed: int) -> float | None:
@@ -105,6 +111,7 @@ def main():
     if run_if_child(args, run_cell):
         return
     settings = settings_from(args)
+    use_data_dir(args)
     out = Path(args.results or HERE / "results" / f"protocol{'-quick' if args.quick else ''}.jsonl")
     cells = CellFile(out, settings, timeout=args.cell_timeout)
     methods = args.methods.split(",") if args.methods else list(METHODS)

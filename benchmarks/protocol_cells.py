@@ -38,8 +38,7 @@ def config(settings: dict, task: str, method: str, seed: int, lr: float):
         batch_size=settings["batch_size"], max_len=settings["max_len"],
         max_train_samples=settings["max_train_samples"], max_dev_samples=settings["max_dev_samples"],
         eval_every=settings["eval_every"], svd_alpha=settings["svd_alpha"], device=settings["device"],
-        data_dir=settings["data_dir"],
-    ).resolved()
+    ).resolved()  # the data: $RANKSCOPE_GLUE_DIR, set by protocol.py
 
 
 def run_cell(cell: dict, settings: dict) -> dict:

@@ -17,7 +17,7 @@ from protocol_table import render, write_readme  # noqa: E402
 
 SETTINGS = {"model": "minilm", "space": "lora", "budget": "r2", "batch_size": 32, "max_len": 128, "svd_alpha": 256.0,
             "tasks": ["mrpc"], "epochs": None, "steps": 50, "max_train_samples": None, "max_dev_samples": None,
-            "eval_every": 50, "lr_sweep": [1e-3, 3e-3], "seeds": [0, 1, 2], "device": "cpu", "data_dir": "/x"}
+            "eval_every": 50, "lr_sweep": [1e-3, 3e-3], "seeds": [0, 1, 2], "device": "cpu", "n_batches": None}
 
 
 def row(method, lr, seed, acc, params=100):

@@ -72,3 +72,10 @@ def test_bad_sparse_option_is_a_clear_error(capsys, tmp_path):
                         "--max-steps", "12", "--quiet", "--out", tmp_path / "r")
     assert code == 2 and "kappa must be >= 0" in err and "Traceback" not in err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_sparse_phase_that_does_not_fit_names_sparse_options(capsys, tmp_path):
+    code, err = run_cli(capsys, "search", "--allocator", "sparse", "-o", "sparse_start=0.6", "--model", "tiny-bert",
+                        "--max-steps", "12", "--quiet", "--out", tmp_path / "r")
+    assert code == 2 and "sparse_start (7) < sparse_end (6)" in err and "Traceback" not in err, err
+    assert not (tmp_path / "r").exists()

@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 
 from ..distributed import rank0_decides
-from ..errors import TrainingError
+from ..errors import InputError, TrainingError
 from ..harness.hooks import StepHook
 from ..salience import require_pruning
 from .adalora import AdaLoRASchedule
@@ -52,8 +52,11 @@ class SparseAllocator(Allocator):
         net = supernet(ctx.space, r0)
         require_pruning(net.params, ctx.budget.params)
         # the schedule's "final phase length" is the run minus the sparse phase's end
-        end = steps_option(o.sparse_end, total, "sparse_end")
-        schedule = AdaLoRASchedule(total, steps_option(o.sparse_start, total, "sparse_start"), total - end, 1)
+        start, end = steps_option(o.sparse_start, total, "sparse_start"), steps_option(o.sparse_end, total, "sparse_end")
+        if not 0 <= start < end <= total or end < 2:  # said in sparse's own words, before AdaLoRA's check
+            raise InputError(f"the sparse phase does not fit the run: need sparse_start ({start}) < sparse_end "
+                             f"({end}) <= total_steps ({total}), and sparse_end >= 2 steps")
+        schedule = AdaLoRASchedule(total, start, total - end, 1)
         return Plan(net, SparseHook(ctx, o, schedule, r0, net.params))
 
 
