@@ -29,7 +29,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from cells import CellFile  # noqa: E402
-from planted_diagnosis_table import edge_total, print_tables  # noqa: E402
+from planted_diagnosis_table import print_tables  # noqa: E402
+
+from rankscope.allocators.proxy_select import edge_total  # noqa: E402
 
 PROXIES = ["spectral", "whitened", "grad_norm"]
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from scipy.stats import spearmanr
 
+from rankscope.allocators.proxy_select import edge_total
+
 
 MIN_EDGES = 10  # fewer edges trained alone than this: the seed is reported as incomplete
-
-
-def edge_total(v, k=None) -> float:
-    return float(sum(v[:k])) if isinstance(v, list) else float(v)
 
 
 def print_tables(rows: list) -> None:
