@@ -82,9 +82,12 @@ def use_data_dir(args) -> None:
 
 
 def chosen_lr(cells: CellFile, task: str, method: str, sweep: list, seed: int) -> float | None:
-    """The swept lr with the best final dev metric on ``seed`` (``None``: every setting failed)."""
+    """The swept lr with the best final dev metric on ``seed``; ``None`` while a swept setting has
+    not run yet (a partly run sweep chooses nothing), or when every setting failed."""
     rows = [cells.get(task=task, method=method, lr=lr, seed=seed) for lr in sweep]
-    ok = [r for r in rows if r and r.get("final")]
+    if None in rows:
+        return None
+    ok = [r for r in rows if r.get("final")]
     return max(ok, key=lambda r: r["final"][r["primary"]])["lr"] if ok else None
 
 

@@ -28,6 +28,21 @@ def seed_rows(rows, task, method, lr, seeds) -> dict:
     return out
 
 
+def sweep_table(rows, task, methods, settings) -> list[str]:
+    """The seed-0 sweep behind the chosen lrs: each method's final dev metric at every swept lr
+    (points; "—": not run yet, "failed": the cell ran and failed)."""
+    sweep, first = settings["lr_sweep"], settings["seeds"][0]
+    done = {(r["method"], r["lr"]): r for r in rows if r.get("task") == task and r.get("seed") == first}
+    out = [f"Sweep on seed {first} (final dev metric, points)", "",
+           "| method | " + " | ".join(f"lr {lr:g}" for lr in sweep) + " |", "|---|" + "---|" * len(sweep)]
+    for m in methods:
+        cells = [done.get((m, lr)) for lr in sweep]
+        out.append(f"| {METHODS[m][0]} | " + " | ".join(
+            "—" if c is None else f"{c['final'][c['primary']] * 100:.1f}" if c.get("final") else "failed"
+            for c in cells) + " |")
+    return out
+
+
 def render(rows: list, settings: dict, methods: list, chosen_lr) -> str:
     seeds = settings["seeds"]
     sched = f"{settings['steps']} steps" if settings["steps"] else f"{settings['epochs']:g} epochs"
@@ -63,7 +78,7 @@ def render(rows: list, settings: dict, methods: list, chosen_lr) -> str:
             lines.append(f"| {METHODS[m][0]} | {lr if lr is not None else '—'}{alpha} | "
                          f"{'–'.join(f'{p:,}' for p in sorted({params[0], params[-1]})) if params else '—'} | "
                          + " | ".join(per_seed) + f" | {ms} | {diff} | {interval} |")
-        lines += ["", *verdicts, ""]
+        lines += ["", *verdicts, "", *sweep_table(rows, task, methods, settings), ""]
     lines += ["**Mean over tasks** of the paired difference from tuned uniform (points; tasks with every seed "
               "finished)", "", "| method | tasks | mean difference |", "|---|---|---|"]
     for m, diffs in summary.items():

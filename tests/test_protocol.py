@@ -53,12 +53,15 @@ def test_each_method_gets_its_own_best_lr_and_paired_differences(tmp_path):
     cells = filled(tmp_path / "r.jsonl")
     assert chosen_lr(cells, "mrpc", "uniform", SETTINGS["lr_sweep"], 0) == 3e-3
     assert chosen_lr(cells, "mrpc", "salient", SETTINGS["lr_sweep"], 0) == 1e-3
+    # a sweep that has not finished chooses nothing, even where its finished part looks best
+    assert chosen_lr(cells, "mrpc", "uniform", [1e-3, 3e-3, 1e-2], 0) is None
     table = render(cells.rows, SETTINGS, ["uniform", "salient"],
                    lambda t, m: chosen_lr(cells, t, m, SETTINGS["lr_sweep"], 0))
     # salient 76/75/77 against tuned uniform 74/73/75: +2 points on every seed
     assert "| salient | 0.001 (α 256) | 100 | 76.0 | 75.0 | 77.0 | 76.0 ± 1.0 | +2.0 ± 0.0 | [+2.00, +2.00] |" in table
     assert "salient beats tuned uniform by 2.00 ± 0.00 points (3 seeds" in table
     assert "| salient | 1 of 1 | +2.00 |" in table
+    assert "| uniform LoRA | 70.0 | 74.0 |" in table and "| salient | 76.0 | 70.0 |" in table  # the sweep
 
 
 def test_readme_table_goes_between_its_markers(tmp_path):
