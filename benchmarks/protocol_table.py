@@ -51,6 +51,9 @@ def render(rows: list, settings: dict, methods: list, chosen_lr) -> str:
              f"(SVD-form methods at svd_alpha {settings['svd_alpha']:g}), seeds {seeds}; dev metric in points.", ""]
     summary = {m: [] for m in methods if m != "uniform"}
     for task in settings["tasks"]:
+        if not any(r.get("task") == task for r in rows):
+            lines += [f"**{task.upper()}**: no cells yet.", ""]
+            continue
         ref_lr = chosen_lr(task, "uniform")
         ref = {s: r["final"][r["primary"]] * 100 for s, r in seed_rows(rows, task, "uniform", ref_lr, seeds).items()}
         primary = next((r["primary"] for r in rows if r.get("task") == task and r.get("primary")), "metric")

@@ -62,6 +62,9 @@ def test_each_method_gets_its_own_best_lr_and_paired_differences(tmp_path):
     assert "salient beats tuned uniform by 2.00 ± 0.00 points (3 seeds" in table
     assert "| salient | 1 of 1 | +2.00 |" in table
     assert "| uniform LoRA | 70.0 | 74.0 |" in table and "| salient | 76.0 | 70.0 |" in table  # the sweep
+    pending = render(cells.rows, {**SETTINGS, "tasks": ["mrpc", "rte"]}, ["uniform", "salient"],
+                     lambda t, m: chosen_lr(cells, t, m, SETTINGS["lr_sweep"], 0))
+    assert "**RTE**: no cells yet." in pending and "| salient | 1 of 2 | +2.00 |" in pending
 
 
 def test_readme_table_goes_between_its_markers(tmp_path):
