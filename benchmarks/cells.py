@@ -14,6 +14,14 @@ over several sessions, and the README table is generated from the file alone::
 
 Side by side (``jobs`` > 1), each child should use ``cores / jobs`` torch threads; timings of
 such cells are then shared-machine timings, which the benchmark's table says.
+
+**What is a result.** A row the child printed is a finished cell, a method's own failure (a
+diverged run) included. A cell that timed out, was killed or crashed is *not* written: it is
+reported and runs again on the next call, so an interrupted session never turns into a
+permanent "failed" that would shrink a method's sweep. The child records the commit and the
+machine (its own torch threads) when it *starts*, so a commit made while a cell runs does not
+relabel it. ``selection`` names the settings that only choose *which* cells run (tasks, seeds,
+the swept values): extending them keeps the finished cells valid.
 """
 
 from __future__ import annotations
@@ -56,12 +64,14 @@ def provenance() -> dict:
 class CellFile:
     """The rows of one results file that were run with ``settings`` (the protocol's knobs)."""
 
-    def __init__(self, path: Path, settings: dict, timeout: float = 3600.0):
+    def __init__(self, path: Path, settings: dict, timeout: float = 3600.0, selection: tuple = ()):
         self.path, self.settings, self.timeout = Path(path), settings, timeout
         self._lock = threading.Lock()  # run_many's threads append to one file
-        self.rows = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()] \
-            if self.path.is_file() else []
-        other = [r for r in self.rows if r.get("settings") != settings]
+        self.rows = read_rows(self.path)
+
+        def fixed(s):  # the settings that change how a cell is computed
+            return {k: v for k, v in (s or {}).items() if k not in selection}
+        other = [r for r in self.rows if fixed(r.get("settings")) != fixed(settings)]
         if other:
             raise SystemExit(f"{self.path} holds cells run with other settings ({other[0].get('settings')}); pass "
                              f"another --results file to run these settings ({settings})")
@@ -74,19 +84,28 @@ class CellFile:
         done = self.get(**cell)
         if done is not None:
             return done
-        print(f"cell {' '.join(f'{k}={v}' for k, v in cell.items())} ...", flush=True)
-        row = self.add(spawn(script, cell, self.settings, self.timeout))
+        name = ' '.join(f'{k}={v}' for k, v in cell.items())
+        print(f"cell {name} ...", flush=True)
+        row = spawn(script, cell, self.settings, self.timeout)
+        if row.get("interrupted"):  # not a result: the next run tries again
+            print(f"  not finished, not recorded ({name}): {row['interrupted']}", flush=True)
+            return row
+        row = self.add(row)
         print(f"  {row.get('failure') or 'done'} ({row.get('wall_s', 0):.0f} s)", flush=True)
         return row
 
     def add(self, row: dict) -> dict:
-        """Append one finished row (with the settings and its provenance) to the file."""
-        row = {**row, "settings": self.settings, **provenance()}
+        """Append one finished row (with the settings and its provenance) to the file; a child's
+        own commit and machine (recorded when it started) win over the parent's."""
+        started = {k: row[k] for k in ("commit", "machine") if k in row}
+        row = {**row, "settings": self.settings, **provenance(), **started}
         with self._lock:
             self.rows.append(row)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a") as f:
                 f.write(json.dumps(row) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
         return row
 
 
@@ -96,6 +115,24 @@ class CellFile:
             return [self.run(script, **c) for c in cells]
         with ThreadPoolExecutor(jobs) as pool:
             return list(pool.map(lambda c: self.run(script, **c), cells))
+
+
+def read_rows(path: Path) -> list[dict]:
+    """The rows of a results file. A last line cut off mid-write (the machine stopped while a row
+    was appended) is skipped with a warning, and that cell simply runs again; an unreadable line
+    anywhere else is an error that names it."""
+    if not path.is_file():
+        return []
+    lines = [(i, line) for i, line in enumerate(path.read_text().splitlines(), 1) if line.strip()]
+    rows = []
+    for pos, (i, line) in enumerate(lines):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            if pos != len(lines) - 1:
+                raise SystemExit(f"{path}:{i} is not a JSON row ({exc}); fix or remove that line") from None
+            print(f"warning: {path}:{i} is a partly written row; ignored (its cell runs again)", file=sys.stderr)
+    return rows
 
 
 def add_cell_arguments(ap, timeout: float) -> None:
@@ -113,7 +150,9 @@ def run_if_child(args, run_cell) -> bool:
     line, and return True so the caller stops."""
     if not args.cell:
         return False
-    print(json.dumps(run_cell(json.loads(args.cell), json.loads(args.settings))), flush=True)
+    started = provenance()  # before the cell: the code it actually ran
+    row = run_cell(json.loads(args.cell), json.loads(args.settings))
+    print(json.dumps({**row, "commit": started["commit"], "machine": started["machine"]}), flush=True)
     return True
 
 
@@ -124,9 +163,9 @@ def spawn(script: Path, cell: dict, settings: dict, timeout: float) -> dict:
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {**cell, "failure": f"timed out after {timeout:.0f} s"}
+        return {**cell, "interrupted": f"timed out after {timeout:.0f} s (raise --cell-timeout)"}
     if p.returncode != 0:
         tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
-        return {**cell, "failure": f"exit {p.returncode}: {' | '.join(tail)}"}
+        return {**cell, "interrupted": f"exit {p.returncode}: {' | '.join(tail)}"}
     row = json.loads(p.stdout.strip().splitlines()[-1])
     return {**row, "wall_s": time.perf_counter() - t0}

@@ -68,30 +68,50 @@ def rankscope_row(session, cfg) -> dict:
 def peft_eva_row(session) -> dict:
     """PEFT LoRA with EVA initialisation (Paischer et al. 2024): ``init_lora_weights="eva"``,
     ``EvaConfig(rho=2)``, r = uniform's rank on the same modules, α as rankscope's LoRA, the
-    classifier in ``modules_to_save``; EVA's SVD runs on 16 training batches."""
+    classifier in ``modules_to_save``; EVA's SVD runs on 16 training batches.
+
+    **The same parameter budget.** PEFT's EVA keeps the total *rank* (r × modules) and moves it
+    to the modules whose inputs explain the most variance, up to ρ·r each. On MiniLM a rank of
+    a query costs 384 + 384 parameters and one of an FFN matrix 384 + 1536, so moving rank from
+    attention to the FFN went 11 % over uniform's parameter count on MRPC (92,160 vs 82,944).
+    So EVA runs once per group of modules with the same cost per rank (d_in + d_out) through
+    PEFT's own ``get_eva_state_dict``: it redistributes within each group with its own rule,
+    and every group keeps exactly uniform's parameters. The cell refuses to train if the result
+    is still above the budget."""
     import peft
 
+    from rankscope.attach import DEFAULT_ALPHA
     from rankscope.benchmarking import peft_params
     from rankscope.harness.data import batches
     from rankscope.harness.loop import Harness, seed_everything
-    from rankscope.attach import DEFAULT_ALPHA
     from rankscope.models import head_modules
 
     cfg, task = session.cfg, session.task
     r = max(session.uniform().ranks.values())
-    modules = sorted({e.module for e in session.space.edges})
+    by_cost = {}
+    for e in session.space.edges:
+        by_cost.setdefault(e.d_in + e.d_out, set()).add(e.module)
     seed_everything(cfg.seed)
     t0 = time.perf_counter()
     alpha = cfg.alpha or DEFAULT_ALPHA["lora"]["lora"]
-    pc = peft.LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, target_modules=modules, task_type="SEQ_CLS",
-                         modules_to_save=sorted(head_modules(session.model)), init_lora_weights="eva",
-                         eva_config=peft.EvaConfig(rho=2.0))
-    pm = peft.get_peft_model(session.model, pc)
+
+    def lora_config(modules):
+        return peft.LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, target_modules=sorted(modules),
+                               task_type="SEQ_CLS", modules_to_save=sorted(head_modules(session.model)),
+                               init_lora_weights="eva", eva_config=peft.EvaConfig(rho=2.0))
     data = [{k: v for k, v in b.items() if k != "labels"}
             for b in batches(task.train[:cfg.batch_size * 16], cfg.batch_size, task.collate, shuffle=False)]
-    peft.initialize_lora_eva_weights(pm, data, show_progress_bar=False)
+    components = {}  # on the base model, before PEFT wraps it; keys as the PeftModel names them
+    for modules in by_cost.values():
+        group = peft.get_eva_state_dict(session.model, data, peft_config=lora_config(modules), show_progress_bar=False)
+        components.update({f"base_model.model.{name}": u for name, u in group.items()})
+    pm = peft.get_peft_model(session.model, lora_config(set().union(*by_cost.values())))
+    peft.initialize_lora_eva_weights(pm, eva_state_dict=components, show_progress_bar=False)
     allocate_s = time.perf_counter() - t0
+    params, mean_rank = peft_params(pm, session)
+    if params > session.budget.params:
+        return {"params": params, "failure": f"EVA allocated {params:,} adapter parameters, above the budget of "
+                                             f"{session.budget.params:,}"}
     outcome = Harness(task, cfg).train(pm, None, None, progress=False)
-    params, _ = peft_params(pm, session)
     return {"params": params, "final": outcome.final, "best": outcome.best, "allocate_s": allocate_s,
-            "train_s": outcome.train_s, "eval_s": outcome.eval_s}
+            "train_s": outcome.train_s, "eval_s": outcome.eval_s, "mean_rank": mean_rank}

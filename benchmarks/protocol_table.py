@@ -1,9 +1,12 @@
 """The protocol's Markdown table, from the results file alone (``benchmarks/protocol.py``).
 
-Per task and method: the chosen lr (best final dev metric on the first seed), the final dev
-metric of each seed, mean ± std, and the paired difference from tuned uniform with its 95 %
-bootstrap interval and verdict (:mod:`rankscope.compare`). Metrics are in points (× 100). The
-last table averages each method's mean paired difference over the tasks that have all seeds.
+Per task and method: the chosen lr (best final dev metric on the first seed, the sweep seed),
+the final dev metric of each held-out seed (the others), their mean ± std, and the paired
+difference from tuned uniform over the held-out seeds with its 95 % interval and verdict
+(:mod:`rankscope.compare`; Student t below 10 seeds). The sweep seed is shown only in the sweep
+table: it chose the lr, so its score is optimistic. Metrics are in points (× 100). An lr at
+either end of the sweep is marked †: the best may lie outside it. The last table averages each
+method's mean paired difference over the tasks that have every held-out seed.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ def seed_rows(rows, task, method, lr, seeds) -> dict:
     out = {}
     for r in rows:
         if (r.get("task"), r.get("method"), r.get("lr")) == (task, method, lr) and r.get("final") and r["seed"] in seeds:
-            out[r["seed"]] = r
+            out.setdefault(r["seed"], r)  # the first row of a cell, as CellFile.get reads it
     return out
 
 
@@ -32,8 +35,11 @@ def sweep_table(rows, task, methods, settings) -> list[str]:
     """The seed-0 sweep behind the chosen lrs: each method's final dev metric at every swept lr
     (points; "—": not run yet, "failed": the cell ran and failed)."""
     sweep, first = settings["lr_sweep"], settings["seeds"][0]
-    done = {(r["method"], r["lr"]): r for r in rows if r.get("task") == task and r.get("seed") == first}
-    out = [f"Sweep on seed {first} (final dev metric, points)", "",
+    done = {}
+    for r in rows:  # the first row of a cell, as CellFile.get and chosen_lr read it
+        if r.get("task") == task and r.get("seed") == first:
+            done.setdefault((r["method"], r["lr"]), r)
+    out = [f"Sweep on seed {first}, which chooses each method's lr (final dev metric, points)", "",
            "| method | " + " | ".join(f"lr {lr:g}" for lr in sweep) + " |", "|---|" + "---|" * len(sweep)]
     for m in methods:
         cells = [done.get((m, lr)) for lr in sweep]
@@ -44,11 +50,13 @@ def sweep_table(rows, task, methods, settings) -> list[str]:
 
 
 def render(rows: list, settings: dict, methods: list, chosen_lr) -> str:
-    seeds = settings["seeds"]
+    first, seeds = settings["seeds"][0], settings["seeds"][1:]
+    sweep = sorted(settings["lr_sweep"])
     sched = f"{settings['steps']} steps" if settings["steps"] else f"{settings['epochs']:g} epochs"
     lines = [f"{settings['model']}, `{settings['space']}` space, budget {settings['budget']}, {sched} of batch "
-             f"{settings['batch_size']}, lr sweep {settings['lr_sweep']} on seed {seeds[0]} for every method "
-             f"(SVD-form methods at svd_alpha {settings['svd_alpha']:g}), seeds {seeds}; dev metric in points.", ""]
+             f"{settings['batch_size']}, lr sweep {settings['lr_sweep']} on seed {first} for every method "
+             f"(SVD-form methods at svd_alpha {settings['svd_alpha']:g}), then held-out seeds {seeds}, which alone "
+             f"are compared; dev metric in points; † an lr at an end of the sweep.", ""]
     summary = {m: [] for m in methods if m != "uniform"}
     for task in settings["tasks"]:
         if not any(r.get("task") == task for r in rows):
@@ -78,12 +86,13 @@ def render(rows: list, settings: dict, methods: list, chosen_lr) -> str:
                 summary[m].append(pairs["mean"])
                 verdicts.append(f"- {task}: " + verdict(METHODS[m][0], "tuned uniform", pairs, True))
             alpha = f" (α {settings['svd_alpha']:g})" if m in SVD_FORM else ""
-            lines.append(f"| {METHODS[m][0]} | {lr if lr is not None else '—'}{alpha} | "
+            edge = "†" if lr is not None and len(sweep) > 1 and lr in (sweep[0], sweep[-1]) else ""
+            lines.append(f"| {METHODS[m][0]} | {lr if lr is not None else '—'}{edge}{alpha} | "
                          f"{'–'.join(f'{p:,}' for p in sorted({params[0], params[-1]})) if params else '—'} | "
                          + " | ".join(per_seed) + f" | {ms} | {diff} | {interval} |")
         lines += ["", *verdicts, "", *sweep_table(rows, task, methods, settings), ""]
-    lines += ["**Mean over tasks** of the paired difference from tuned uniform (points; tasks with every seed "
-              "finished)", "", "| method | tasks | mean difference |", "|---|---|---|"]
+    lines += ["**Mean over tasks** of the paired difference from tuned uniform (points; tasks with every "
+              "held-out seed finished)", "", "| method | tasks | mean difference |", "|---|---|---|"]
     for m, diffs in summary.items():
         lines.append(f"| {METHODS[m][0]} | {len(diffs)} of {len(settings['tasks'])} | "
                      f"{statistics.mean(diffs):+.2f} |" if diffs else f"| {METHODS[m][0]} | 0 | — |")

@@ -18,7 +18,7 @@ def fmt_mean_std(mean, std, signed: bool = False) -> str:
 
 
 def fmt_interval(pairs) -> str:
-    """A 95 % interval as ``[low, high]``, or ``—`` when there is none (fewer than 3 seeds)."""
+    """A 95 % interval as ``[low, high]``, or ``—`` when there is none (a single paired seed)."""
     low, high = (pairs or {}).get("low"), (pairs or {}).get("high")
     if not all(is_number(v) and not math.isnan(v) for v in (low, high)):
         return MISSING

@@ -3,6 +3,7 @@
 import json
 import re
 
+import numpy as np
 import pytest
 
 from conftest import run_cli_out
@@ -52,8 +53,21 @@ def test_verdicts_follow_the_interval_and_the_metric_direction():
     assert verdict("salient", "uniform", noisy, True).startswith("no detectable difference")
     lower = summarize_pairs([1.0, 1.1, 1.2], [1.2, 1.3, 1.4], greater_is_better=False)  # NLL: lower wins
     assert lower["mean"] == pytest.approx(0.2) and lower["low"] > 0
-    two = summarize_pairs([1.0, 2.0], [0.0, 0.5], greater_is_better=True)
-    assert two["low"] is None and "at least 3 paired seeds" in verdict("a", "uniform", two, False)
+    one = summarize_pairs([1.0], [0.0], greater_is_better=True)
+    assert one["low"] is None and "at least 2 paired seeds" in verdict("a", "uniform", one, False)
+
+
+def test_small_samples_get_a_t_interval_not_the_min_max_of_a_bootstrap():
+    # d = 5, 4, 5: mean 4.667, sd 0.577; t(0.975, 2) = 4.303 → ± 1.434. A percentile bootstrap of
+    # three values would return [4, 5], the min and max, which covers far less than 95 %
+    three = summarize_pairs([55, 56, 56], [50, 52, 51], greater_is_better=True)
+    assert three["method"] == "t"
+    assert (three["low"], three["high"]) == (pytest.approx(3.2324, abs=1e-3), pytest.approx(6.1009, abs=1e-3))
+    two = summarize_pairs([1.0, 2.0], [0.0, 0.5], greater_is_better=True)  # n = 2: t(0.975, 1) = 12.71
+    assert two["low"] < 0 < two["high"] and "95 % t interval" in verdict("a", "uniform", two, False)
+    many = summarize_pairs(np.arange(12.0) + 1, np.zeros(12), greater_is_better=True)
+    assert many["method"] == "bootstrap" and 1 < many["low"] < many["mean"] < many["high"] < 12
+    assert "95 % bootstrap interval" in verdict("a", "uniform", many, False)
 
 
 # ------------------------------------------------------------------------------- rankscope report
@@ -79,7 +93,7 @@ def _clone(run, name, allocator, seed, r2, **result):
 
 def _experiment(run, allocator="salient", **result):
     """uniform at r2 0.50, 0.52, 0.51 and ``allocator`` at 0.55, 0.56, 0.56 on seeds 0-2: in points,
-    paired differences 5, 4, 5, so ``allocator`` beats uniform by 4.67 ± 0.58, interval [+4, +5]."""
+    paired differences 5, 4, 5, so ``allocator`` beats uniform by 4.67 ± 0.58, t interval [+3.23, +6.10]."""
     ref = [_clone(run, f"u{s}", "uniform", s, v) for s, v in enumerate((0.50, 0.52, 0.51))]
     return ref + [_clone(run, f"a{s}", allocator, s, v, **result) for s, v in enumerate((0.55, 0.56, 0.56))]
 
@@ -90,7 +104,7 @@ def _report(capsys, dirs, out):
     return (out / "report.md").read_text(), (out / "report.html").read_text()
 
 
-VERDICT = "beats uniform by 4.67 ± 0.58 points (3 seeds, 95 % interval [+4.00, +5.00] excludes 0)"
+VERDICT = "beats uniform by 4.67 ± 0.58 points (3 seeds, 95 % t interval [+3.23, +6.10] excludes 0)"
 
 
 def test_report_has_the_paired_table_and_verdict(uniform_run, tmp_path, capsys):
@@ -99,10 +113,10 @@ def test_report_has_the_paired_table_and_verdict(uniform_run, tmp_path, capsys):
     assert "## Runs compared" in md and "## Paired against uniform" in md
     assert "| allocator | seeds | r2 (points) | vs uniform (paired) | 95 % interval |" in md
     assert "| uniform | 0,1,2 | 51.00 ± 1.00 | — | — |" in md
-    assert "| salient | 0,1,2 | 55.67 ± 0.58 | +4.67 ± 0.58 | [+4.00, +5.00] |" in md
+    assert "| salient | 0,1,2 | 55.67 ± 0.58 | +4.67 ± 0.58 | [+3.23, +6.10] |" in md
     assert f"- salient {VERDICT}" in md
     assert "<h2>Paired against uniform</h2>" in page
-    assert "<tr><td>salient</td><td>0,1,2</td><td>55.67 ± 0.58</td><td>+4.67 ± 0.58</td><td>[+4.00, +5.00]</td></tr>" \
+    assert "<tr><td>salient</td><td>0,1,2</td><td>55.67 ± 0.58</td><td>+4.67 ± 0.58</td><td>[+3.23, +6.10]</td></tr>" \
         in page
     assert f'<ul class="verdicts"><li>salient {VERDICT}</li></ul>' in page
     assert page.index("Paired against uniform") < page.index("<h2>Figures</h2>")
@@ -110,7 +124,7 @@ def test_report_has_the_paired_table_and_verdict(uniform_run, tmp_path, capsys):
     assert code == 0 and printed.strip() == md.strip()
     code, terminal, _ = run_cli_out(capsys, "compare", *dirs)  # the terminal shows the same cells
     assert code == 0 and f"salient {VERDICT}" in terminal
-    assert re.search(r"^salient\s+0,1,2\s+55\.67 ± 0\.58\s+\+4\.67 ± 0\.58\s+\[\+4\.00, \+5\.00\]$", terminal, re.MULTILINE)
+    assert re.search(r"^salient\s+0,1,2\s+55\.67 ± 0\.58\s+\+4\.67 ± 0\.58\s+\[\+3\.23, \+6\.10\]$", terminal, re.MULTILINE)
 
 
 def test_report_of_runs_that_cannot_be_paired_says_why(uniform_run, tmp_path, capsys):

@@ -55,6 +55,7 @@ TINY = ["--model", "tiny-bert", "--max-steps", "12", "--quiet"]
 @pytest.mark.parametrize("allocator,option,message", [
     ("salient", "allocation_steps=0.95", "does not fit the run"),
     ("salient", "salience_mix=average", "salience_mix must be one of paper, code"),
+    ("salient", "oam_scope=layer", "oam_scope must be one of matrix, global"),
     ("salient", "T_i=300", "T_i <= T_f"),
     ("salient", "init_rank=1", "at or above the initial"),
     ("adalora", "tfinal=0.95", "does not fit the run"),

@@ -57,6 +57,20 @@ def test_oam_sums_to_one_per_matrix_and_is_zero_for_dead_triplets():
     assert oam[3] == 0
 
 
+def test_global_oam_compares_matrices_by_magnitude_on_the_papers_scale():
+    # matrix 0's λ are ten times matrix 1's: per matrix both look alike, globally matrix 0 wins
+    X = torch.cat([10 * series(4, 9, seed=2), series(4, 9, seed=2)])
+    groups = torch.tensor([0] * 4 + [1] * 4)
+    R = torch.rand(9) + 0.5
+    per_matrix = orthogonality_aware_magnitude(X, R, groups)
+    assert torch.allclose(per_matrix[:4], per_matrix[4:])
+    glob = orthogonality_aware_magnitude(X, R, groups, scope="global")
+    assert glob.sum().item() == pytest.approx(2.0)  # M = 2 matrices: the per-matrix total
+    assert torch.allclose(glob[:4], 10 * glob[4:])
+    with pytest.raises(ValueError, match="matrix, global"):
+        orthogonality_aware_magnitude(X, R, groups, scope="edge")
+
+
 @pytest.mark.parametrize("beta,gamma", [(0.9, 2.0), (0.5, 1.5), (0.95, 3.0)])
 def test_dependency_edges_and_influence_match_the_dense_formulas(beta, gamma):
     X = series(150, 30, seed=1)

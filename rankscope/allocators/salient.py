@@ -85,7 +85,8 @@ class SalienceHook(StepHook):
             X = torch.stack(self.lam_buf, dim=1)  # N × W
             R = torch.tensor(self.orth_buf, dtype=torch.float64)
             res = salience_scores(X, R, tri.groups, beta=self.opts.beta, gamma=self.opts.gamma,
-                                  mix_lambda=self.opts.mix_lambda, mix=self.opts.salience_mix)
+                                  mix_lambda=self.opts.mix_lambda, mix=self.opts.salience_mix,
+                                  oam_scope=self.opts.oam_scope)
             found["n_edges"] = res.n_edges
             return keep_within(torch.from_numpy(res.salience), tri.costs, target, tri.alive())
         keep = rank0_decides(decide, (tri.n,))

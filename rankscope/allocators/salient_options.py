@@ -12,6 +12,9 @@ beta             0.9          correlation threshold of a dependency edge (C_ij �
 gamma            2.0          slope threshold (S_ij ≥ γ); γ ≤ 1 needs de-cycling (networkx)
 mix_lambda       0.7          λ of the paper's salience = λ·OAM + (1−λ)·M·ID
 salience_mix     paper        ``paper`` (scale-matched λ mix) or ``code`` (the code's OAM + ID)
+oam_scope        matrix       ``matrix``: OAM normalised within each matrix (the paper), so every
+                              matrix keeps ranks; ``global``: over all triplets (× M), so
+                              matrices compare by |λ| (beyond the paper; salience/magnitude.py)
 schedule         corrected    ``corrected``: c = (t − n_i)/n_f; ``code``: the released code's
                               denominator (n_i + n_f), which stops short of the target (A7)
 final_prune      true         force a last prune to exactly the budget at t = n_i + n_f
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..salience import MIXES
+from ..salience import MIXES, SCOPES
 from .options import AllocatorOptions, init_rank_check
 
 
@@ -41,6 +44,7 @@ class SalientOptions(AllocatorOptions):
     gamma: float = 2.0
     mix_lambda: float = 0.7
     salience_mix: str = "paper"
+    oam_scope: str = "matrix"
     schedule: str = "corrected"
     final_prune: bool = True
     compact: bool = True
@@ -49,6 +53,7 @@ class SalientOptions(AllocatorOptions):
         return [
             init_rank_check(self.init_rank),
             (self.salience_mix in MIXES, f"salience_mix must be one of {', '.join(MIXES)}"),
+            (self.oam_scope in SCOPES, f"oam_scope must be one of {', '.join(SCOPES)}"),
             (self.schedule in ("corrected", "code"), "schedule must be corrected or code"),
             (0.0 <= self.mix_lambda <= 1.0, "mix_lambda must be in [0, 1]"),
             (-1.0 <= self.beta <= 1.0, "beta (a correlation threshold) must be in [-1, 1]"),

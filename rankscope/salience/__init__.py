@@ -21,7 +21,7 @@ import torch
 from ..errors import InputError, TrainingError
 from .dependency import DependencyGraph, decycle, dependency_graph
 from .influence import influence_domain, streamed_influence
-from .magnitude import orthogonality_aware_magnitude, orthogonality_weights
+from .magnitude import SCOPES, orthogonality_aware_magnitude, orthogonality_weights
 from .window import WindowSchedule, require_pruning
 
 MIXES = ("paper", "code")
@@ -38,9 +38,10 @@ class SalienceResult:
 
 
 def salience_scores(X: torch.Tensor, R: torch.Tensor, groups: torch.Tensor, *, beta: float = 0.9,
-                    gamma: float = 2.0, mix_lambda: float = 0.7, mix: str = "paper") -> SalienceResult:
+                    gamma: float = 2.0, mix_lambda: float = 0.7, mix: str = "paper",
+                    oam_scope: str = "matrix") -> SalienceResult:
     """Salience of N triplets from their λ series X [N, T] (signed), the orthogonality series R [T]
-    and the matrix index ``groups`` [N]."""
+    and the matrix index ``groups`` [N]; ``oam_scope`` as in :mod:`.magnitude`."""
     t0 = time.perf_counter()
     if not torch.isfinite(X).all():
         bad = torch.nonzero(~torch.isfinite(X).all(dim=1)).flatten()[:5].tolist()
@@ -48,7 +49,7 @@ def salience_scores(X: torch.Tensor, R: torch.Tensor, groups: torch.Tensor, *, b
                             f"computed: lower the learning rate or raise the orthogonality coefficient")
     if not torch.isfinite(R).all():
         raise TrainingError("the orthogonality regulariser R became NaN/inf; salience cannot be computed")
-    oam = orthogonality_aware_magnitude(X, R, groups).numpy()
+    oam = orthogonality_aware_magnitude(X, R, groups, oam_scope).numpy()
     if gamma > 1 and beta > 0:  # the paper's setting: acyclic by σ, streamed, no edge list
         ident, n_edges = streamed_influence(X, beta, gamma)
         removed = 0
@@ -67,4 +68,4 @@ def salience_scores(X: torch.Tensor, R: torch.Tensor, groups: torch.Tensor, *, b
 
 __all__ = ["salience_scores", "SalienceResult", "WindowSchedule", "dependency_graph", "decycle",
            "DependencyGraph", "influence_domain", "streamed_influence", "orthogonality_aware_magnitude", "orthogonality_weights",
-           "MIXES", "require_pruning"]
+           "MIXES", "SCOPES", "require_pruning"]

@@ -11,6 +11,17 @@ Over a window of T optimizer steps with one orthogonality value R_k per step (th
 Constant R (all steps equally orthogonal) makes the min–max normalisation 0/0; the code then
 produces NaN. We give every step weight 1 instead (documented handling; tested). A matrix whose
 magnitudes are all 0 (every triplet pruned, or λ still 0) gets OAM 0.
+
+**Scope** (``scope``; rankscope's option ``oam_scope``). The paper normalises within each matrix
+(``"matrix"``, the default): OAM only ranks a triplet against its own matrix's others, so a
+matrix whose λ are spread evenly keeps all its triplets (each ≈ 1/r) while a matrix with one
+dominant direction loses its secondary ones first, and a matrix's last live triplet has OAM 1
+and is never pruned. ``"global"`` (beyond the paper) divides by the sum over all N triplets
+instead and multiplies by the number of matrices M, so the scale (sum M, mean 1/r₀) is the
+paper's and the mix with ID is unchanged, but triplets of different matrices compare by their
+own weighted |λ|::
+
+    OAM_i^global = M · mag_i / Σ_{i'} mag_i'
 """
 
 from __future__ import annotations
@@ -28,13 +39,23 @@ def orthogonality_weights(R: torch.Tensor) -> torch.Tensor:
     return (w - w.min()) / span
 
 
-def orthogonality_aware_magnitude(X: torch.Tensor, R: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+SCOPES = ("matrix", "global")
+
+
+def orthogonality_aware_magnitude(X: torch.Tensor, R: torch.Tensor, groups: torch.Tensor,
+                                  scope: str = "matrix") -> torch.Tensor:
     """OAM of every triplet: X is the λ series [N, T], R the orthogonality series [T], and
     ``groups[i]`` the matrix (edge) index of triplet i. Returns float64 [N], summing to 1 (or 0)
-    within each matrix."""
+    within each matrix (``scope="matrix"``), or to M over all triplets (``"global"``)."""
+    if scope not in SCOPES:
+        raise ValueError(f"OAM scope must be one of {', '.join(SCOPES)}, got {scope!r}")
     w = orthogonality_weights(R)
     mag = X.abs().to(torch.float64) @ w
     n_groups = int(groups.max()) + 1 if groups.numel() else 0
+    if scope == "global":
+        total = mag.sum()
+        m = len(torch.unique(groups))
+        return mag * m / total if total > 0 else torch.zeros_like(mag)
     per_matrix = torch.zeros(n_groups, dtype=torch.float64).index_add_(0, groups, mag)
     denom = per_matrix[groups]
     return torch.where(denom > 0, mag / denom.clamp_min(torch.finfo(torch.float64).tiny), torch.zeros_like(mag))
