@@ -13,7 +13,9 @@ default r2: uniform rank 2 on the ``lora`` space's 36 matrices, 82,944 parameter
 **Equal tuning.** Every method, uniform included, gets the same learning-rate sweep on seed 0
 (``--lr-sweep``); the SVD-form methods (salient, adalora) sweep the same lrs at ``svd_alpha``,
 so for them the sweep runs along lr × svd_alpha, the product that sets their step size. Each
-method's setting is the one with the best final dev metric on seed 0 (ties: the smaller lr);
+method's setting is the one with the best final dev metric on seed 0 (ties: the smaller lr;
+a best lr at an end of the grid grows that method's sweep by a ×2 step, up to ``--extend-sweep``
+times, the same rule for every method);
 then the held-out seeds (1, 2, 3) run at it, and only they are compared. Seed 0 is not counted:
 its score is the best of four for each method, an optimistic pick that favours the noisier
 methods most, so it appears in the sweep table only.
@@ -48,16 +50,17 @@ from protocol_table import render, write_readme  # noqa: E402
 
 FULL = {"tasks": ["mrpc", "rte", "cola"], "epochs": 3.0, "steps": None, "max_train_samples": None,
         "max_dev_samples": None, "eval_every": 0, "lr_sweep": [2e-4, 5e-4, 1e-3, 2e-3], "seeds": [0, 1, 2, 3],
-        "n_batches": None}
+        "n_batches": None, "extend_sweep": 2}
 # --quick: one task, 24 steps on a 768-row subset, one evaluation on 256 dev rows, 4 scoring batches
 # (not 8) for the proxy allocators, two cells side by side: a check that the protocol runs end to
 # end in 30 minutes of 2 CPU cores, too short to rank methods. SST-2 (short sentences, length 64)
 # because it learns within 24 steps; MRPC at 24 steps left every method, at either lr, at the
-# majority class (69.1 %, README), so its quick table told nothing
+# majority class (69.1 %, README), so its quick table told nothing. No sweep extension (smoke test)
 QUICK = {"tasks": ["sst2"], "epochs": None, "steps": 24, "max_train_samples": 768, "max_dev_samples": 256,
-         "eval_every": 24, "lr_sweep": [1e-3, 3e-3], "seeds": [0, 1, 2], "n_batches": 4, "max_len": 64}
+         "eval_every": 24, "lr_sweep": [1e-3, 3e-3], "seeds": [0, 1, 2], "n_batches": 4, "max_len": 64,
+         "extend_sweep": 0}
 #: settings that only choose which cells run: extending them keeps the finished cells valid
-SELECTION = ("tasks", "lr_sweep", "seeds")
+SELECTION = ("tasks", "lr_sweep", "seeds", "extend_sweep")
 COMMON = {"model": "minilm", "space": "lora", "budget": "r2", "batch_size": 32, "max_len": 128, "svd_alpha": 256.0}
 
 
@@ -67,6 +70,8 @@ def settings_from(args) -> dict:
         s["tasks"] = args.tasks.split(",")
     if args.lr_sweep:
         s["lr_sweep"] = [float(x) for x in args.lr_sweep.split(",")]
+    if args.extend_sweep is not None:
+        s["extend_sweep"] = args.extend_sweep
     if args.seeds:
         s["seeds"] = [int(x) for x in args.seeds.split(",")]
     if args.steps:
@@ -85,15 +90,40 @@ def use_data_dir(args) -> None:
     os.environ["RANKSCOPE_GLUE_DIR"] = str(Path(data_dir).resolve())
 
 
-def chosen_lr(cells: CellFile, task: str, method: str, sweep: list, seed: int) -> float | None:
-    """The swept lr with the best final dev metric on ``seed`` (a tie goes to the smaller lr);
-    ``None`` while a swept setting has not run yet (a partly run sweep chooses nothing), or when
-    every setting failed."""
-    rows = [cells.get(task=task, method=method, lr=lr, seed=seed) for lr in sorted(sweep)]
-    if None in rows:
-        return None
+def best_row(rows: list) -> dict | None:
+    """The row with the best final dev metric (a tie goes to the first, i.e. the smaller lr)."""
     ok = [r for r in rows if r.get("final")]
-    return max(ok, key=lambda r: r["final"][r["primary"]])["lr"] if ok else None  # max keeps the first
+    return max(ok, key=lambda r: r["final"][r["primary"]]) if ok else None  # max keeps the first
+
+
+def method_sweep(cells: CellFile, task: str, method: str, grid: list, seed: int, extend: int = 0):
+    """(lrs, finished): the lrs one method's sweep on ``seed`` consists of. It starts as the
+    shared ``grid``; while the best finished lr is at an end of it, the sweep grows by one step
+    of ×2 (or ÷2) beyond that end, at most ``extend`` times. The same rule for every method: a
+    method whose optimum lies outside the shared grid (the SVD-form methods on MRPC peaked at the
+    grid's top) is not compared at a setting the grid cut off. ``finished`` is False while a cell
+    of the current sweep has not run; ``lrs`` then lists the cells to run."""
+    lrs = sorted(grid)
+    for grown in range(extend + 1):
+        rows = [cells.get(task=task, method=method, lr=lr, seed=seed) for lr in lrs]
+        if None in rows:
+            return lrs, False
+        best = best_row(rows)
+        if best is None or grown == extend or len(lrs) < 2 or best["lr"] not in (lrs[0], lrs[-1]):
+            return lrs, True
+        lrs = lrs + [float(f"{lrs[-1] * 2:.6g}")] if best["lr"] == lrs[-1] else [float(f"{lrs[0] / 2:.6g}")] + lrs
+    return lrs, True
+
+
+def chosen_lr(cells: CellFile, task: str, method: str, grid: list, seed: int, extend: int = 0) -> float | None:
+    """The lr of :func:`method_sweep` with the best final dev metric on ``seed`` (a tie goes to
+    the smaller lr); ``None`` while the sweep has not finished (a partly run sweep chooses
+    nothing), or when every setting failed."""
+    lrs, finished = method_sweep(cells, task, method, grid, seed, extend)
+    if not finished:
+        return None
+    best = best_row([cells.get(task=task, method=method, lr=lr, seed=seed) for lr in lrs])
+    return best["lr"] if best else None
 
 
 def main():
@@ -103,6 +133,8 @@ def main():
     ap.add_argument("--tasks", help="comma-separated GLUE tasks (default mrpc,rte,cola)")
     ap.add_argument("--methods", help="comma-separated subset of: " + ", ".join(METHODS))
     ap.add_argument("--lr-sweep", help="comma-separated learning rates (the same for every method)")
+    ap.add_argument("--extend-sweep", type=int, help="times a method's sweep may grow by ×2 beyond an end where its "
+                                                     "best lr lies (default 2; --quick 0)")
     ap.add_argument("--seeds", help="comma-separated seeds; the first one runs the sweep, the others are compared "
                                     "(default 0,1,2,3)")
     ap.add_argument("--steps", type=int, help="optimizer steps (replaces the 3 epochs; one evaluation, at the end)")
@@ -138,18 +170,23 @@ def main():
         if jobs > 1:  # children share the cores
             os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 2) // jobs))
         first, rest = settings["seeds"][0], settings["seeds"][1:]
+        grid, extend = settings["lr_sweep"], settings["extend_sweep"]
         for t in settings["tasks"]:  # task by task, so a partly run protocol has whole tasks
-            cells.run_many(HERE / "protocol.py", [{"task": t, "method": m, "lr": lr, "seed": first}
-                                                  for m in methods for lr in settings["lr_sweep"]], jobs)
+            for _ in range(extend + 1):  # the shared grid, then any edge extensions (method_sweep)
+                todo = [{"task": t, "method": m, "lr": lr, "seed": first} for m in methods
+                        for lr in method_sweep(cells, t, m, grid, first, extend)[0]
+                        if cells.get(task=t, method=m, lr=lr, seed=first) is None]
+                cells.run_many(HERE / "protocol.py", todo, jobs)
             seeds = []
             for m in methods:
-                lr = chosen_lr(cells, t, m, settings["lr_sweep"], first)
+                lr = chosen_lr(cells, t, m, grid, first, extend)
                 print(f"{t} {m}: lr {lr} chosen on seed {first}"
                       + (f" (svd_alpha {settings['svd_alpha']:g})" if m in SVD_FORM else ""), flush=True)
                 seeds += [{"task": t, "method": m, "lr": lr, "seed": s} for s in rest] if lr else []
             cells.run_many(HERE / "protocol.py", seeds, jobs)
-    table = render(cells.rows, settings, methods, chosen_lr=lambda t, m: chosen_lr(
-        cells, t, m, settings["lr_sweep"], settings["seeds"][0]))
+    sweep_args = (settings["lr_sweep"], settings["seeds"][0], settings["extend_sweep"])
+    table = render(cells.rows, settings, methods, chosen_lr=lambda t, m: chosen_lr(cells, t, m, *sweep_args),
+                   sweep_of=lambda t, m: method_sweep(cells, t, m, *sweep_args)[0])
     print(table)
     if args.write_readme:
         write_readme(HERE.parent / "README.md", table, quick=args.quick)

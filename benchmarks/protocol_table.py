@@ -31,10 +31,13 @@ def seed_rows(rows, task, method, lr, seeds) -> dict:
     return out
 
 
-def sweep_table(rows, task, methods, settings) -> list[str]:
+def sweep_table(rows, task, methods, settings, sweep_of) -> list[str]:
     """The seed-0 sweep behind the chosen lrs: each method's final dev metric at every swept lr
-    (points; "—": not run yet, "failed": the cell ran and failed)."""
-    sweep, first = settings["lr_sweep"], settings["seeds"][0]
+    (points; "—": not run yet, "failed": the cell ran and failed; blank: not in that method's
+    sweep, which grew beyond the grid only where its best lay at an end)."""
+    first = settings["seeds"][0]
+    own = {m: set(sweep_of(task, m)) for m in methods}
+    sweep = sorted(set(settings["lr_sweep"]).union(*own.values()))
     done = {}
     for r in rows:  # the first row of a cell, as CellFile.get and chosen_lr read it
         if r.get("task") == task and r.get("seed") == first:
@@ -44,19 +47,23 @@ def sweep_table(rows, task, methods, settings) -> list[str]:
     for m in methods:
         cells = [done.get((m, lr)) for lr in sweep]
         out.append(f"| {METHODS[m][0]} | " + " | ".join(
-            "—" if c is None else f"{c['final'][c['primary']] * 100:.1f}" if c.get("final") else "failed"
-            for c in cells) + " |")
+            "" if lr not in own[m] else "—" if c is None else
+            f"{c['final'][c['primary']] * 100:.1f}" if c.get("final") else "failed"
+            for lr, c in zip(sweep, cells)) + " |")
     return out
 
 
-def render(rows: list, settings: dict, methods: list, chosen_lr) -> str:
+def render(rows: list, settings: dict, methods: list, chosen_lr, sweep_of=None) -> str:
+    """The Markdown tables; ``chosen_lr(task, method)`` and ``sweep_of(task, method)`` (the lrs of
+    that method's sweep; default the shared grid) come from ``protocol.py``."""
+    sweep_of = sweep_of or (lambda task, method: sorted(settings["lr_sweep"]))
     first, seeds = settings["seeds"][0], settings["seeds"][1:]
-    sweep = sorted(settings["lr_sweep"])
     sched = f"{settings['steps']} steps" if settings["steps"] else f"{settings['epochs']:g} epochs"
     lines = [f"{settings['model']}, `{settings['space']}` space, budget {settings['budget']}, {sched} of batch "
              f"{settings['batch_size']}, lr sweep {settings['lr_sweep']} on seed {first} for every method "
              f"(SVD-form methods at svd_alpha {settings['svd_alpha']:g}), then held-out seeds {seeds}, which alone "
-             f"are compared; dev metric in points; † an lr at an end of the sweep.", ""]
+             f"are compared; dev metric in points; † an lr at an end of the method's sweep (after up to "
+             f"{settings.get('extend_sweep', 0)} ×2 extensions beyond the grid).", ""]
     summary = {m: [] for m in methods if m != "uniform"}
     for task in settings["tasks"]:
         if not any(r.get("task") == task for r in rows):
@@ -86,11 +93,12 @@ def render(rows: list, settings: dict, methods: list, chosen_lr) -> str:
                 summary[m].append(pairs["mean"])
                 verdicts.append(f"- {task}: " + verdict(METHODS[m][0], "tuned uniform", pairs, True))
             alpha = f" (α {settings['svd_alpha']:g})" if m in SVD_FORM else ""
-            edge = "†" if lr is not None and len(sweep) > 1 and lr in (sweep[0], sweep[-1]) else ""
+            own = sorted(sweep_of(task, m))
+            edge = "†" if lr is not None and len(own) > 1 and lr in (own[0], own[-1]) else ""
             lines.append(f"| {METHODS[m][0]} | {lr if lr is not None else '—'}{edge}{alpha} | "
                          f"{'–'.join(f'{p:,}' for p in sorted({params[0], params[-1]})) if params else '—'} | "
                          + " | ".join(per_seed) + f" | {ms} | {diff} | {interval} |")
-        lines += ["", *verdicts, "", *sweep_table(rows, task, methods, settings), ""]
+        lines += ["", *verdicts, "", *sweep_table(rows, task, methods, settings, sweep_of), ""]
     lines += ["**Mean over tasks** of the paired difference from tuned uniform (points; tasks with every "
               "held-out seed finished)", "", "| method | tasks | mean difference |", "|---|---|---|"]
     for m, diffs in summary.items():

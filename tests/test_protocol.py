@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from cells import CellFile  # noqa: E402
-from protocol import SELECTION, chosen_lr  # noqa: E402
+from protocol import SELECTION, chosen_lr, method_sweep  # noqa: E402
 from protocol_table import render, write_readme  # noqa: E402
 
 SETTINGS = {"model": "minilm", "space": "lora", "budget": "r2", "batch_size": 32, "max_len": 128, "svd_alpha": 256.0,
@@ -119,6 +119,30 @@ def test_each_method_gets_its_own_best_lr_and_paired_differences(tmp_path):
     assert "**RTE**: no cells yet." in pending and "| salient | 1 of 2 | +2.00 |" in pending
 
 
+def test_a_best_lr_at_an_end_of_the_grid_grows_that_methods_sweep(tmp_path):
+    cells = CellFile(tmp_path / "r.jsonl", SETTINGS)
+    grid = [1e-3, 2e-3]
+    for lr, acc in ((1e-3, 0.70), (2e-3, 0.75)):  # best at the top end of the grid
+        cells.add(row("salient", lr, 0, acc))
+    assert method_sweep(cells, "mrpc", "salient", grid, 0, extend=0) == ([1e-3, 2e-3], True)
+    assert chosen_lr(cells, "mrpc", "salient", grid, 0, extend=0) == 2e-3
+    assert method_sweep(cells, "mrpc", "salient", grid, 0, extend=2) == ([1e-3, 2e-3, 4e-3], False)
+    assert chosen_lr(cells, "mrpc", "salient", grid, 0, extend=2) is None  # waits for the 4e-3 cell
+    cells.add(row("salient", 4e-3, 0, 0.77))  # still the end: one more step, the last allowed
+    assert method_sweep(cells, "mrpc", "salient", grid, 0, extend=2) == ([1e-3, 2e-3, 4e-3, 8e-3], False)
+    cells.add(row("salient", 8e-3, 0, 0.60))
+    assert method_sweep(cells, "mrpc", "salient", grid, 0, extend=2)[1] is True
+    assert chosen_lr(cells, "mrpc", "salient", grid, 0, extend=2) == 4e-3
+    for lr, acc in ((1e-3, 0.74), (2e-3, 0.70), (5e-4, 0.72)):  # best at the bottom, then interior
+        cells.add(row("uniform", lr, 0, acc))
+    assert method_sweep(cells, "mrpc", "uniform", grid, 0, extend=2) == ([5e-4, 1e-3, 2e-3], True)
+    assert chosen_lr(cells, "mrpc", "uniform", grid, 0, extend=2) == 1e-3
+    table = render(cells.rows, {**SETTINGS, "lr_sweep": grid, "extend_sweep": 2}, ["uniform", "salient"],
+                   lambda t, m: chosen_lr(cells, t, m, grid, 0, 2), lambda t, m: method_sweep(cells, t, m, grid, 0, 2)[0])
+    assert "| method | lr 0.0005 | lr 0.001 | lr 0.002 | lr 0.004 | lr 0.008 |" in table
+    assert "| uniform LoRA | 72.0 | 74.0 | 70.0 |  |  |" in table and "| salient |  | 70.0 | 75.0 | 77.0 | 60.0 |" in table
+
+
 def test_readme_table_goes_between_its_markers(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("a\n<!-- protocol-table:start-quick -->\nold\n<!-- protocol-table:end-quick -->\nb\n")
@@ -133,12 +157,19 @@ def test_protocol_runs_end_to_end_and_a_rerun_runs_nothing(tmp_path):
     out = tmp_path / "p.jsonl"
     cmd = [sys.executable, str(ROOT / "benchmarks" / "protocol.py"), "--model", "tiny-bert", "--tasks", "mrpc",
            "--steps", "3", "--methods", "uniform,proxy,peft-eva", "--lr-sweep", "1e-3,5e-3", "--seeds", "0,1",
-           "--max-train-samples", "256", "--max-dev-samples", "32", "--results", str(out), "--jobs", "1"]
+           "--max-train-samples", "256", "--max-dev-samples", "32", "--results", str(out), "--jobs", "1",
+           "--extend-sweep", "1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     assert first.returncode == 0, first.stderr[-2000:]
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(rows) == 3 * 2 + 3 * 1  # the seed-0 sweep of every method, then seed 1 at its lr
+    # per method: the 2-lr grid on seed 0, one ×2 step beyond an end where its best lay, then seed 1
+    settings = {**rows[0]["settings"], "seeds": [0, 1]}
+    cells = CellFile(out, settings, selection=SELECTION)
+    for m in ("uniform", "proxy", "peft-eva"):
+        lrs, finished = method_sweep(cells, "mrpc", m, [1e-3, 5e-3], 0, extend=1)
+        assert finished and sorted(r["lr"] for r in rows if r["method"] == m and r["seed"] == 0) == lrs
+        assert [r["lr"] for r in rows if r["method"] == m and r["seed"] == 1] == [chosen_lr(cells, "mrpc", m, [1e-3, 5e-3], 0, 1)]
     assert not [r for r in rows if r.get("failure")], [r["failure"] for r in rows if r.get("failure")]
     assert {r["method"] for r in rows} == {"uniform", "proxy", "peft-eva"}
     assert "**MRPC** (accuracy)" in first.stdout
