@@ -51,11 +51,10 @@ def orthogonality_aware_magnitude(X: torch.Tensor, R: torch.Tensor, groups: torc
         raise ValueError(f"OAM scope must be one of {', '.join(SCOPES)}, got {scope!r}")
     w = orthogonality_weights(R)
     mag = X.abs().to(torch.float64) @ w
-    n_groups = int(groups.max()) + 1 if groups.numel() else 0
     if scope == "global":
         total = mag.sum()
-        m = len(torch.unique(groups))
-        return mag * m / total if total > 0 else torch.zeros_like(mag)
+        return mag * len(torch.unique(groups)) / total if total > 0 else torch.zeros_like(mag)
+    n_groups = int(groups.max()) + 1 if groups.numel() else 0
     per_matrix = torch.zeros(n_groups, dtype=torch.float64).index_add_(0, groups, mag)
     denom = per_matrix[groups]
     return torch.where(denom > 0, mag / denom.clamp_min(torch.finfo(torch.float64).tiny), torch.zeros_like(mag))
