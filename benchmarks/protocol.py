@@ -45,7 +45,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from cells import CellFile, add_cell_arguments, run_if_child  # noqa: E402
-from protocol_cells import METHODS, SVD_FORM, run_cell  # noqa: E402
+from protocol_cells import METHODS, SVD_FORM, method_options, run_cell  # noqa: E402
 from protocol_table import render, write_readme  # noqa: E402
 
 FULL = {"tasks": ["mrpc", "rte", "cola"], "epochs": 3.0, "steps": None, "max_train_samples": None,
@@ -126,6 +126,25 @@ def chosen_lr(cells: CellFile, task: str, method: str, grid: list, seed: int, ex
     return best["lr"] if best else None
 
 
+def options_mismatch(rows: list, settings: dict) -> str | None:
+    """Why the file's rows cannot be reused, if a row of a method records other options than the
+    method has now (a method whose options change must take a new name, or its old cells would
+    be mixed with new ones); ``None`` when they agree. Rows from before options were recorded
+    carry none and are accepted."""
+    for r in rows:
+        method = r.get("method")
+        if method in METHODS and "options" in r and r["options"] != method_options(settings, method)[1]:
+            return (f"cells of method {method!r} in this results file ran with options {r['options']}, but "
+                    f"{method!r} now means {method_options(settings, method)[1]}; give the changed method a new "
+                    f"name in benchmarks/protocol_cells.py METHODS, or pass another --results file")
+    return None
+
+
+def fail(message: str):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="SST-2, 24 steps, 2 lrs, seed 0 + 2 held-out seeds "
@@ -161,7 +180,10 @@ def main():
     methods = args.methods.split(",") if args.methods else list(METHODS)
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
-        raise SystemExit(f"unknown methods {unknown}; valid: {', '.join(METHODS)}")
+        fail(f"unknown methods {unknown}; valid: {', '.join(METHODS)}")
+    mismatch = options_mismatch(cells.rows, settings)
+    if mismatch:
+        fail(mismatch)
     if "uniform" not in methods:
         methods.insert(0, "uniform")  # the reference every difference is paired against
     t0 = time.perf_counter()

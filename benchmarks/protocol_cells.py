@@ -24,14 +24,28 @@ METHODS = {
 }
 #: methods whose adapters are SVD-form (P·diag(λ)·Q): their sweep runs at ``svd_alpha``
 SVD_FORM = ("salient", "adalora")
+#: PEFT EVA's settings: ρ (EvaConfig.rho) and the training batches its SVD runs on
+EVA = {"rho": 2.0, "svd_batches": 16}
+
+
+def method_options(settings: dict, method: str) -> tuple[str, dict]:
+    """(rankscope allocator, its options) of a method under ``settings``; PEFT EVA: ("peft-eva",
+    :data:`EVA`). Every row records these, and ``protocol.py`` refuses a results file whose rows
+    were run with other options under the same method name (a changed method needs a new name)."""
+    if METHODS[method][1] is None:
+        return "peft-eva", dict(EVA)
+    name, options = METHODS[method][1]
+    if name.startswith("proxy-") and settings.get("n_batches"):  # --quick: fewer scoring batches
+        options = {**options, "n_batches": settings["n_batches"]}
+    return name, dict(options)
 
 
 def config(settings: dict, task: str, method: str, seed: int, lr: float):
     from rankscope.search_config import SearchConfig
 
-    name, options = METHODS[method][1] or ("uniform", {})
-    if name.startswith("proxy-") and settings.get("n_batches"):  # --quick: fewer scoring batches
-        options = {**options, "n_batches": settings["n_batches"]}
+    name, options = method_options(settings, method)
+    if name == "peft-eva":  # EVA's session is uniform's: its rank, modules and data
+        name, options = "uniform", {}
     return SearchConfig(
         model=settings["model"], task=task, space=settings["space"], allocator=name, allocator_options=dict(options),
         budget=settings["budget"], seed=seed, epochs=settings["epochs"], max_steps=settings["steps"], lr=lr,
@@ -49,7 +63,7 @@ def run_cell(cell: dict, settings: dict) -> dict:
     session = Session(cfg, progress=False)
     t0 = time.perf_counter()
     row = rankscope_row(session, cfg) if METHODS[cell["method"]][1] else peft_eva_row(session)
-    return {**cell, **row, "primary": session.objective.primary, "total_s": time.perf_counter() - t0,
+    return {**cell, **row, "options": method_options(settings, cell["method"])[1], "primary": session.objective.primary, "total_s": time.perf_counter() - t0,
             "steps": session.total_steps, "budget_params": session.budget.params, "peak_rss_mb": peak_rss_mb()}
 
 
@@ -68,7 +82,7 @@ def rankscope_row(session, cfg) -> dict:
 def peft_eva_row(session) -> dict:
     """PEFT LoRA with EVA initialisation (Paischer et al. 2024): ``init_lora_weights="eva"``,
     ``EvaConfig(rho=2)``, r = uniform's rank on the same modules, α as rankscope's LoRA, the
-    classifier in ``modules_to_save``; EVA's SVD runs on 16 training batches.
+    classifier in ``modules_to_save``; EVA's SVD runs on 16 training batches (:data:`EVA`).
 
     **The same parameter budget.** PEFT's EVA keeps the total *rank* (r × modules) and moves it
     to the modules whose inputs explain the most variance, up to ρ·r each. On MiniLM a rank of
@@ -98,9 +112,10 @@ def peft_eva_row(session) -> dict:
     def lora_config(modules):
         return peft.LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, target_modules=sorted(modules),
                                task_type="SEQ_CLS", modules_to_save=sorted(head_modules(session.model)),
-                               init_lora_weights="eva", eva_config=peft.EvaConfig(rho=2.0))
+                               init_lora_weights="eva", eva_config=peft.EvaConfig(rho=EVA["rho"]))
     data = [{k: v for k, v in b.items() if k != "labels"}
-            for b in batches(task.train[:cfg.batch_size * 16], cfg.batch_size, task.collate, shuffle=False)]
+            for b in batches(task.train[:cfg.batch_size * EVA["svd_batches"]], cfg.batch_size, task.collate,
+                             shuffle=False)]
     components = {}  # on the base model, before PEFT wraps it; keys as the PeftModel names them
     for modules in by_cost.values():
         group = peft.get_eva_state_dict(session.model, data, peft_config=lora_config(modules), show_progress_bar=False)

@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from cells import CellFile  # noqa: E402
-from protocol import SELECTION, chosen_lr, method_sweep  # noqa: E402
+from protocol import SELECTION, chosen_lr, method_sweep, options_mismatch  # noqa: E402
+from protocol_cells import EVA, method_options  # noqa: E402
 from protocol_table import render, write_readme  # noqa: E402
 
 SETTINGS = {"model": "minilm", "space": "lora", "budget": "r2", "batch_size": 32, "max_len": 128, "svd_alpha": 256.0,
@@ -176,3 +177,17 @@ def test_protocol_runs_end_to_end_and_a_rerun_runs_nothing(tmp_path):
     second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert second.returncode == 0 and "cell " not in second.stdout
     assert len(out.read_text().splitlines()) == len(rows)
+
+
+def test_a_method_whose_options_changed_cannot_reuse_its_cells():
+    """Rows record their method's options; the same name with other options is refused (the old
+    cells would be mixed with new ones), rows from before options were recorded are accepted."""
+    name, opts = method_options(SETTINGS, "proxy")
+    assert name == "proxy-static" and opts == {"proxy": "spectral", "granularity": "edge"}
+    assert method_options({**SETTINGS, "n_batches": 4}, "grow")[1]["n_batches"] == 4  # --quick's scoring
+    assert method_options(SETTINGS, "peft-eva") == ("peft-eva", EVA)
+    same = {**row("proxy", 1e-3, 0, 0.7), "options": opts}
+    assert options_mismatch([same, row("salient", 1e-3, 0, 0.7)], SETTINGS) is None
+    changed = {**same, "options": {"proxy": "grad_norm", "granularity": "edge"}}
+    message = options_mismatch([same, changed], SETTINGS)
+    assert "'proxy'" in message and "grad_norm" in message and "new name" in message
