@@ -17,7 +17,7 @@ known after (R − 1)·s steps. Options as ``proxy-greedy``, plus ``restart``.
 round's pick, every chosen edge goes back to its initial state (A as attached, B = 0, its AdamW
 moments dropped), so each re-scoring sees the chosen edges trained together for s steps from a
 fresh start, the residual :mod:`.proxy_greedy` scores on, instead of edges trained for
-s, 2s, …, (j − 1)·s steps. The chosen allocation then trains for the last T − (R − 1)·s steps.
+s, 2s, …, (j − 1)·s steps (the task head is not restarted). The chosen allocation then trains for the last T − (R − 1)·s steps.
 Why: on planted seed 2 the default's choice, retrained from scratch for all T steps
 (``benchmarks/planted_retrain.py``), reached the same r2 as the run that chose it, so what it
 loses against ``proxy-greedy`` lies in the choice, not in the late edges' shorter training.
