@@ -133,10 +133,11 @@ def options_mismatch(rows: list, settings: dict) -> str | None:
     carry none and are accepted."""
     for r in rows:
         method = r.get("method")
-        if method in METHODS and "options" in r and r["options"] != method_options(settings, method)[1]:
+        now = method_options(settings, method)[1] if method in METHODS else None
+        if now is not None and "options" in r and r["options"] != now:
             return (f"cells of method {method!r} in this results file ran with options {r['options']}, but "
-                    f"{method!r} now means {method_options(settings, method)[1]}; give the changed method a new "
-                    f"name in benchmarks/protocol_cells.py METHODS, or pass another --results file")
+                    f"{method!r} now means {now}; give the changed method a new name in "
+                    f"benchmarks/protocol_cells.py METHODS, or pass another --results file")
     return None
 
 

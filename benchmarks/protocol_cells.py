@@ -63,8 +63,9 @@ def run_cell(cell: dict, settings: dict) -> dict:
     session = Session(cfg, progress=False)
     t0 = time.perf_counter()
     row = rankscope_row(session, cfg) if METHODS[cell["method"]][1] else peft_eva_row(session)
-    return {**cell, **row, "options": method_options(settings, cell["method"])[1], "primary": session.objective.primary,
-            "total_s": time.perf_counter() - t0, "steps": session.total_steps, "budget_params": session.budget.params, "peak_rss_mb": peak_rss_mb()}
+    return {**cell, **row, "options": method_options(settings, cell["method"])[1],
+            "primary": session.objective.primary, "total_s": time.perf_counter() - t0, "steps": session.total_steps,
+            "budget_params": session.budget.params, "peak_rss_mb": peak_rss_mb()}
 
 
 def rankscope_row(session, cfg) -> dict:

@@ -17,7 +17,8 @@ known after (R − 1)·s steps. Options as ``proxy-greedy``, plus ``restart``.
 round's pick, every chosen edge goes back to its initial state (A as attached, B = 0, its AdamW
 moments dropped), so each re-scoring sees the chosen edges trained together for s steps from a
 fresh start, the residual :mod:`.proxy_greedy` scores on, instead of edges trained for
-s, 2s, …, (j − 1)·s steps (the task head is not restarted). The chosen allocation then trains for the last T − (R − 1)·s steps.
+s, 2s, …, (j − 1)·s steps (the task head is not restarted). The chosen allocation then trains
+for the last T − (R − 1)·s steps.
 Why: on planted seed 2 the default's choice, retrained from scratch for all T steps
 (``benchmarks/planted_retrain.py``), reached the same r2 as the run that chose it, so what it
 loses against ``proxy-greedy`` lies in the choice, not in the late edges' shorter training.
@@ -86,12 +87,10 @@ class GrowHook(StepHook):
         self.last, self.record, self.closed, self.initial = None, {}, False, {}
 
     def on_train_begin(self, state):
-        for eid, a in state.handle.adapters.items():
+        for a in state.handle.adapters.values():
             a.mask.fill_(0.0)
             for p in a.parameters():
                 p.requires_grad_(False)
-            if self.o.restart:
-                self.initial[eid] = a.down.detach().clone()
         self._round(state, 0)
 
     def _restart_chosen(self, state):
@@ -117,6 +116,8 @@ class GrowHook(StepHook):
         if pick is not None:
             self.chosen[pick["edge"]] = pick["rank"]
             a = state.handle.adapters[pick["edge"]]
+            if self.o.restart:  # frozen until now, so A is still as attached
+                self.initial[pick["edge"]] = a.down.detach().clone()
             a.mask.fill_(1.0)
             for p in a.parameters():
                 p.requires_grad_(True)
