@@ -11,6 +11,7 @@ over several sessions, and the README table is generated from the file alone::
     row = cells.get(method="uniform", seed=0, lr=1e-3)        # None when not run yet
     row = cells.run(script, method="uniform", seed=0, lr=1e-3)   # run it (or return the row)
     rows = cells.run_many(script, [cell, …], jobs=2)            # child processes side by side
+    cells.run_as_ready(script, ready, jobs=2)   # cells that depend on finished ones (a protocol)
 
 Side by side (``jobs`` > 1), each child should use ``cores / jobs`` torch threads; timings of
 such cells are then shared-machine timings, which the benchmark's table says.
@@ -115,6 +116,46 @@ class CellFile:
             return [self.run(script, **c) for c in cells]
         with ThreadPoolExecutor(jobs) as pool:
             return list(pool.map(lambda c: self.run(script, **c), cells))
+
+
+    def run_as_ready(self, script: Path, ready, jobs: int = 1) -> None:
+        """Run cells as they become ready, ``jobs`` child processes at a time. ``ready()`` lists,
+        from the rows finished so far, the cells that can run now, most wanted first: in a
+        protocol, which sweep extensions and held-out seeds run depends on finished cells, so a
+        fixed list per phase would leave a core idle while a phase's last cell runs. Each worker
+        takes the first listed cell that this call has not started, waits while none is listed
+        but others run (their rows may list new ones), and stops when none is listed and none
+        runs. A cell that does not finish is not started again in this call."""
+        started: set[str] = set()
+        running = 0
+        turn = threading.Condition()
+
+        def worker():
+            nonlocal running
+            while True:
+                with turn:
+                    while True:
+                        todo = [c for c in ready() if json.dumps(c, sort_keys=True) not in started]
+                        if todo or running == 0:
+                            break
+                        turn.wait()
+                    if not todo:
+                        return
+                    cell = todo[0]
+                    started.add(json.dumps(cell, sort_keys=True))
+                    running += 1
+                try:
+                    self.run(script, **cell)
+                finally:
+                    with turn:
+                        running -= 1
+                        turn.notify_all()
+
+        workers = [threading.Thread(target=worker) for _ in range(max(1, jobs))]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
 
 
 def read_rows(path: Path) -> list[dict]:

@@ -21,12 +21,14 @@ its score is the best of four for each method, an optimistic pick that favours t
 methods most, so it appears in the sweep table only.
 
 **Statistics** (per task, against tuned uniform): the paired per-seed differences, their mean ±
-std and a 95 % percentile-bootstrap interval (:func:`rankscope.compare.summarize_pairs`, the
-function behind ``rankscope compare``), then the mean over tasks of each method's mean difference.
+std and a 95 % interval (Student t below 10 pairs, so for 3 seeds;
+:func:`rankscope.compare.summarize_pairs`, the function behind ``rankscope compare``), then the mean over tasks of each method's mean difference.
 
 **Cells.** Each (task, method, lr, seed) is one cell, run in its own process and appended to
 ``--results`` (JSON Lines, with commit, command and machine) as soon as it ends; a rerun skips
-finished cells (:mod:`cells`). The README table is printed from that file alone
+finished cells (:mod:`cells`). ``--jobs`` cells run side by side, each started as soon as it
+is known (a method's held-out seeds once its sweep has chosen, while other sweeps still run;
+:func:`ready_cells`), so no core waits for the end of a phase. The README table is printed from that file alone
 (``--table-only``, and ``--write-readme`` puts it between the README's protocol markers)::
 
     python benchmarks/protocol.py --quick            # SST-2, 24 steps: < 30 min on 2 CPU cores
@@ -126,6 +128,26 @@ def chosen_lr(cells: CellFile, task: str, method: str, grid: list, seed: int, ex
     return best["lr"] if best else None
 
 
+def ready_cells(cells: CellFile, settings: dict, methods: list) -> list[dict]:
+    """The cells that can run now, task by task (so a partly run protocol has whole tasks), each
+    task's sweep cells before its held-out ones: for every method, the unfinished cells of its
+    sweep on the first seed (:func:`method_sweep`, which grows it once the grid's cells are in),
+    or, once the sweep has chosen an lr, that lr on each held-out seed."""
+    grid, extend = settings["lr_sweep"], settings["extend_sweep"]
+    first, rest = settings["seeds"][0], settings["seeds"][1:]
+    todo = []
+    for t in settings["tasks"]:
+        sweep, held_out = [], []
+        for m in methods:
+            lrs, finished = method_sweep(cells, t, m, grid, first, extend)
+            if not finished:
+                sweep += [{"task": t, "method": m, "lr": lr, "seed": first} for lr in lrs]
+            elif (lr := chosen_lr(cells, t, m, grid, first, extend)) is not None:
+                held_out += [{"task": t, "method": m, "lr": lr, "seed": s} for s in rest]
+        todo += [c for c in sweep + held_out if cells.get(**c) is None]
+    return todo
+
+
 def options_mismatch(rows: list, settings: dict) -> str | None:
     """Why the file's rows cannot be reused, if a row of a method records other options than the
     method has now (a method whose options change must take a new name, or its old cells would
@@ -192,21 +214,12 @@ def main():
         jobs = args.jobs or (2 if args.quick else 1)
         if jobs > 1:  # children share the cores
             os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 2) // jobs))
-        first, rest = settings["seeds"][0], settings["seeds"][1:]
-        grid, extend = settings["lr_sweep"], settings["extend_sweep"]
-        for t in settings["tasks"]:  # task by task, so a partly run protocol has whole tasks
-            for _ in range(extend + 1):  # the shared grid, then any edge extensions (method_sweep)
-                todo = [{"task": t, "method": m, "lr": lr, "seed": first} for m in methods
-                        for lr in method_sweep(cells, t, m, grid, first, extend)[0]
-                        if cells.get(task=t, method=m, lr=lr, seed=first) is None]
-                cells.run_many(HERE / "protocol.py", todo, jobs)
-            seeds = []
+        cells.run_as_ready(HERE / "protocol.py", lambda: ready_cells(cells, settings, methods), jobs)
+        for t in settings["tasks"]:
             for m in methods:
-                lr = chosen_lr(cells, t, m, grid, first, extend)
-                print(f"{t} {m}: lr {lr} chosen on seed {first}"
+                lr = chosen_lr(cells, t, m, settings["lr_sweep"], settings["seeds"][0], settings["extend_sweep"])
+                print(f"{t} {m}: lr {lr} chosen on seed {settings['seeds'][0]}"
                       + (f" (svd_alpha {settings['svd_alpha']:g})" if m in SVD_FORM else ""), flush=True)
-                seeds += [{"task": t, "method": m, "lr": lr, "seed": s} for s in rest] if lr else []
-            cells.run_many(HERE / "protocol.py", seeds, jobs)
     sweep_args = (settings["lr_sweep"], settings["seeds"][0], settings["extend_sweep"])
     table = render(cells.rows, settings, methods, chosen_lr=lambda t, m: chosen_lr(cells, t, m, *sweep_args),
                    sweep_of=lambda t, m: method_sweep(cells, t, m, *sweep_args)[0])

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from cells import CellFile  # noqa: E402
-from protocol import SELECTION, chosen_lr, method_sweep, options_mismatch  # noqa: E402
+from protocol import SELECTION, chosen_lr, method_sweep, options_mismatch, ready_cells  # noqa: E402
 from protocol_cells import EVA, method_options  # noqa: E402
 from protocol_table import render, write_readme  # noqa: E402
 
@@ -98,6 +98,39 @@ def test_crashed_cells_are_not_recorded_and_finished_ones_carry_the_childs_prove
         torch.set_num_threads(threads)
     assert row["final"] == {"accuracy": 0.5} and row["machine"]["threads"] == 1 and row["commit"]
     assert json.loads(path.read_text())["machine"]["threads"] == 1
+
+
+# accuracy rises with lr for uniform (its sweep grows upwards) and falls for salient (downwards);
+# salient's held-out seed 1 crashes
+SWEEPING_CHILD = """import argparse, sys
+sys.path.insert(0, {bench!r})
+from cells import add_cell_arguments, run_if_child
+ap = argparse.ArgumentParser(); add_cell_arguments(ap, timeout=60); args = ap.parse_args()
+def cell_row(cell, settings):
+    if cell["method"] == "salient" and cell["seed"] == 1:
+        sys.exit(3)
+    acc = cell["lr"] * 100 if cell["method"] == "uniform" else 1 - cell["lr"] * 100
+    return {{**cell, "final": {{"accuracy": acc}}, "primary": "accuracy"}}
+run_if_child(args, cell_row)
+"""
+
+
+def test_cells_run_as_soon_as_finished_ones_make_them_known(tmp_path):
+    script = tmp_path / "child.py"
+    script.write_text(SWEEPING_CHILD.format(bench=str(ROOT / "benchmarks")))
+    settings = {**SETTINGS, "lr_sweep": [1e-3, 2e-3], "extend_sweep": 1, "seeds": [0, 1, 2]}
+    cells = CellFile(tmp_path / "r.jsonl", settings)
+    methods = ["uniform", "salient"]
+    first = ready_cells(cells, settings, methods)  # nothing finished: the grid of each method
+    assert [(c["method"], c["lr"], c["seed"]) for c in first] == [
+        ("uniform", 1e-3, 0), ("uniform", 2e-3, 0), ("salient", 1e-3, 0), ("salient", 2e-3, 0)]
+    cells.run_as_ready(script, lambda: ready_cells(cells, settings, methods), jobs=2)
+    done = sorted((r["method"], r["lr"], r["seed"]) for r in cells.rows)
+    assert done == sorted([("uniform", 1e-3, 0), ("uniform", 2e-3, 0), ("uniform", 4e-3, 0),  # grown once
+                           ("uniform", 4e-3, 1), ("uniform", 4e-3, 2),
+                           ("salient", 5e-4, 0), ("salient", 1e-3, 0), ("salient", 2e-3, 0),
+                           ("salient", 5e-4, 2)])  # seed 1 crashed: not recorded, not retried in this call
+    assert ready_cells(cells, settings, methods) == [{"task": "mrpc", "method": "salient", "lr": 5e-4, "seed": 1}]
 
 
 def test_each_method_gets_its_own_best_lr_and_paired_differences(tmp_path):
