@@ -22,7 +22,8 @@ methods most, so it appears in the sweep table only.
 
 **Statistics** (per task, against tuned uniform): the paired per-seed differences, their mean ±
 std and a 95 % interval (Student t below 10 pairs, so for 3 seeds;
-:func:`rankscope.compare.summarize_pairs`, the function behind ``rankscope compare``), then the mean over tasks of each method's mean difference.
+:func:`rankscope.compare.summarize_pairs`, the function behind ``rankscope compare``), then the
+mean over tasks of each method's mean difference.
 
 **Cells.** Each (task, method, lr, seed) is one cell, run in its own process and appended to
 ``--results`` (JSON Lines, with commit, command and machine) as soon as it ends; a rerun skips

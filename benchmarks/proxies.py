@@ -100,7 +100,7 @@ def main():
     ap.add_argument("--epochs", type=float, default=None, help="GLUE epochs (default 3)")
     ap.add_argument("--glue-steps", type=int, default=None, help="GLUE optimizer steps (quick: 30)")
     ap.add_argument("--max-train-samples", type=int, default=None, help="GLUE train subset (quick: 640)")
-    ap.add_argument("--lr", type=float, default=None, help="GLUE peak learning rate (default 5e-4)")
+    ap.add_argument("--lr", type=float, default=None, help="GLUE peak learning rate (default: the task default)")
     ap.add_argument("--eval-every", type=int, default=0, help="GLUE: evaluate every N steps (0 = ten times per run)")
     ap.add_argument("--data-dir", default=os.environ.get("RANKSCOPE_GLUE_DIR", "../shared/data/glue"))
     ap.add_argument("--methods", default=None,

@@ -230,7 +230,7 @@ def main():
     ap.add_argument("--epochs", type=float, default=None, help="(b) epochs (default 3)")
     ap.add_argument("--glue-steps", type=int, default=None, help="(b) optimizer steps (overrides epochs)")
     ap.add_argument("--max-train-samples", type=int, default=None, help="(b) train subset")
-    ap.add_argument("--lr", type=float, default=None, help="GLUE peak learning rate (default 5e-4)")
+    ap.add_argument("--lr", type=float, default=None, help="GLUE peak learning rate (default: the task default)")
     ap.add_argument("--svd-lr", type=float, default=None,
                     help="(b) learning rate of adalora and salient (default: --lr)")
     ap.add_argument("--svd-alpha", type=float, default=None,
