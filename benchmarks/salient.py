@@ -232,9 +232,10 @@ def main():
     ap.add_argument("--max-train-samples", type=int, default=None, help="(b) train subset")
     ap.add_argument("--lr", type=float, default=None, help="GLUE peak learning rate (default: the task default)")
     ap.add_argument("--svd-lr", type=float, default=None,
-                    help="(b) learning rate of adalora and salient (default: --lr)")
+                    help="(b) learning rate of adalora and salient (default: --lr, else each one's own)")
     ap.add_argument("--svd-alpha", type=float, default=None,
-                    help="(b, c) alpha of the SVD-form adapters (adalora, salient); default 32, the paper's")
+                    help="(b, c) alpha of the SVD-form adapters (adalora, salient); default: each "
+                         "one's own on the task (GLUE 256, planted 32: the paper's)")
     ap.add_argument("--eval-every", type=int, default=0, help="GLUE: evaluate every N steps (0 = ten times per run)")
     ap.add_argument("--scale-n", default=None, help="(d) N values (default 1000,10000,50000)")
     ap.add_argument("--window", type=int, default=200, help="(d) window length")

@@ -8,7 +8,7 @@ Layout (DESIGN.md, "Run directory and result schema")::
     allocation  {params, form, edges: [{id, kind, type, layer, src, dst, rank, params}]}
     num_labels, head_params                       the task head, outside the budget
     metrics     {primary, greater_is_better, final, best}
-    baseline    {uniform: {metrics, params, allocation}}
+    baseline    {uniform: {metrics, params, allocation, lr}}   (lr: the one it trained at)
     timing      {allocate_s, train_s, total_s, peak_rss_mb}
     history     [{step, train_loss, lr, dev}]
     extras      {allocator: its record, train_steps, world_size, planted: …}

@@ -101,7 +101,8 @@ def _baselines(session: Session, result: SearchResult, outcome) -> None:
     trained_uniform = session.baseline(uniform, "baseline uniform") if wanted else None
     if trained_uniform is not None:
         result.baseline["uniform"] = {"metrics": metrics_record(objective, trained_uniform),
-                                      "params": uniform.params, "allocation": allocation_record(uniform)}
+                                      "params": uniform.params, "allocation": allocation_record(uniform),
+                                      "lr": session.cfg.baseline_lr}
     if session.planted:
         from .planted import planted_metrics
 

@@ -10,8 +10,8 @@
               └─ .context(...)      the AllocationContext an allocator proposes from; the
                                     session itself is its ``trainer`` (:class:`~.allocators.Trainer`)
 
-Identical before-training allocations are trained once per session (runs are deterministic), so
-a uniform baseline that equals the allocator's proposal costs nothing. The configuration must be
+Identical before-training allocations at one lr are trained once per session (runs are
+deterministic), so a uniform baseline that equals the allocator's proposal costs nothing. The configuration must be
 validated before a session is built (:func:`rankscope.validate.validate`): a session loads models.
 
 >>> from rankscope.search_config import SearchConfig
@@ -172,18 +172,21 @@ class Session:
 
     def train(self, allocation: Allocation, hook: StepHook | None = None, *, steps: int | None = None,
               eval_every: int | None = None, evaluate: bool = True, report=None, desc: str = "train",
-              progress: bool = True, save_to: Path | None = None, score_test: bool = False) -> TrainOutcome:
+              progress: bool = True, save_to: Path | None = None, score_test: bool = False,
+              lr: float | None = None) -> TrainOutcome:
         """Attach ``allocation`` in its form, train, read the final allocation from the masks,
         detach and put the task head back. ``save_to``: also save the trained adapters and head
         there (:mod:`rankscope.adapter_io`). ``score_test``: score the trained model on the task's
         test problems (GSM8K exact match, when ``--exact-match`` asks) before detaching; the
-        metrics join ``final`` with a ``test_`` prefix. A diverged run raises
+        metrics join ``final`` with a ``test_`` prefix. ``lr``: the peak learning rate, if not
+        ``cfg.lr`` (baselines train at ``cfg.baseline_lr``). A diverged run raises
         :class:`~rankscope.harness.outcome.DivergedError` carrying the allocation it reached."""
         # a training without hook or report is a function of its allocation: train it once (saving
         # its adapters needs the live handle, so a cached outcome cannot serve a save)
         pure = hook is None and report is None
         score_test = score_test and self.test_scorer is not None
-        key = (allocation.to_json(), allocation.form, steps, eval_every, evaluate, score_test) if pure else None
+        lr = self.cfg.lr if lr is None else lr
+        key = (allocation.to_json(), allocation.form, steps, eval_every, evaluate, score_test, lr) if pure else None
         if key in self._cache and save_to is None:
             return self._cache[key]
         handle = attach(self.model, self.space, allocation, seed=self.cfg.seed,
@@ -191,7 +194,7 @@ class Session:
         try:
             outcome = self.harness.train(self.model, handle, hook, total_steps=steps, eval_every=eval_every,
                                          evaluate=evaluate, report=report, desc=desc,
-                                         progress=self.progress and progress)
+                                         progress=self.progress and progress, lr=lr)
             if score_test:
                 outcome.final.update(self.test_scorer(self.model, progress=self.progress and progress))
                 outcome.test_s = self.test_scorer.last["generate_s"]
@@ -210,14 +213,17 @@ class Session:
         return outcome
 
     def baseline(self, allocation: Allocation, desc: str) -> TrainOutcome | None:
-        """A baseline training (the uniform floor, the oracle ceiling), ``None`` if it diverged.
-        On the planted task its outcome is read from, or written to, the planted cache."""
-        key = baseline_key(self.task_key, asdict(self.cfg), allocation) if self.task_key else None
+        """A baseline training (the uniform floor, the oracle ceiling) at ``cfg.baseline_lr``,
+        ``None`` if it diverged. On the planted task its outcome is read from, or written to, the
+        planted cache."""
+        lr = self.cfg.baseline_lr
+        settings = {**asdict(self.cfg), "lr": lr}  # the key holds the lr the baseline trains at
+        key = baseline_key(self.task_key, settings, allocation) if self.task_key else None
         record = self.cache.get_json(key) if key else None
         if record is not None:
             return TrainOutcome(**record, allocation=allocation)
         try:
-            outcome = self.train(allocation, desc=desc, score_test=True)
+            outcome = self.train(allocation, desc=desc, score_test=True, lr=lr)
         except DivergedError:
             return None
         if key:

@@ -116,6 +116,7 @@ def _ranges(cfg: SearchConfig) -> list[tuple[str, object, type, object, str]]:
         ("--max-steps", cfg.max_steps, int, positive, "a positive integer"),
         ("--epochs", cfg.epochs, float, positive, "positive"),
         ("--lr", cfg.lr, float, positive, "positive"),
+        ("--baseline-lr", cfg.baseline_lr, float, positive, "positive"),
         ("--batch-size", cfg.batch_size, int, positive, "a positive integer"),
         ("--eval-batch-size", cfg.eval_batch_size, int, positive, "a positive integer"),
         ("--max-len", cfg.max_len, int, lambda v: v >= 8, "an integer of at least 8"),

@@ -84,6 +84,7 @@ CASES = [
     Case("zero batch size", f"{C} --batch-size 0", "--batch-size must be a positive integer, got 0"),
     Case("infinite learning rate", f"{C} --lr inf", "--lr must be positive, got inf"),
     Case("NaN learning rate", f"{C} --lr nan", "--lr must be positive, got nan"),
+    Case("zero baseline learning rate", f"{C} --baseline-lr 0", "--baseline-lr must be positive, got 0.0"),
     Case("warm-up ratio above 1", f"{C} --warmup-ratio 1.5", "--warmup-ratio must be in [0, 1), got 1.5"),
     Case("max length too short", f"{C} --max-len 4", "--max-len must be an integer of at least 8, got 4"),
     Case("zero alpha", f"{C} --alpha 0", "--alpha must be a positive number, got 0.0"),

@@ -50,11 +50,11 @@ def evaluate_batches(model, objective, batch_iter, device: str = "cpu") -> dict[
     return objective.metrics(np.concatenate(preds), np.concatenate(targets))
 
 
-def _make_optimizer(params, cfg):
+def _make_optimizer(params, cfg, lr: float):
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
     return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+                              {"params": no_decay, "weight_decay": 0.0}], lr=lr)
 
 
 def _adapter_param_keys(handle) -> dict[int, tuple[str, str]]:
@@ -153,12 +153,13 @@ class Harness:
 
     def train(self, model, handle, hook: StepHook | None = None, *, total_steps: int | None = None,
               eval_every: int | None = None, evaluate: bool = True, report=None, progress: bool = True,
-              desc: str = "train") -> TrainOutcome:
+              desc: str = "train", lr: float | None = None) -> TrainOutcome:
         """Train ``model`` (with ``handle``'s adapters attached) and evaluate on dev.
 
         ``total_steps=0`` runs the hook's begin and end only. ``evaluate=False`` skips dev
         evaluation (a warm-up before scoring). ``report(step, metrics)`` is called after each
-        evaluation (Optuna pruning uses it).
+        evaluation (Optuna pruning uses it). ``lr``: the peak learning rate, if not ``cfg.lr``
+        (a baseline trains at ``cfg.baseline_lr``).
         """
         cfg, hook = self.cfg, hook or StepHook()
         seed_everything(cfg.seed)
@@ -175,7 +176,8 @@ class Harness:
             return [p for p in model.parameters() if p.requires_grad] + extra
 
         params = trainable()
-        opt = _make_optimizer(params, cfg)
+        peak = cfg.lr if lr is None else lr
+        opt = _make_optimizer(params, cfg, peak)
         warmup = int(cfg.warmup_ratio * total)
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
@@ -187,7 +189,7 @@ class Harness:
             """Call after ``handle.compact()``: new AdamW over the live parameters, moments kept."""
             nonlocal opt, params, keys
             params = trainable()
-            new = _make_optimizer(params, cfg)
+            new = _make_optimizer(params, cfg, peak)
             _carry_state(opt, new, keys, kept or {}, handle)
             for g_new, g_old in zip(new.param_groups, opt.param_groups):
                 g_new["lr"] = g_old["lr"]

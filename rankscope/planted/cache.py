@@ -36,8 +36,9 @@ ENV = "RANKSCOPE_CACHE"
 # the stream (rankscope.planted.stream); a new format is a new key, never an in-place change
 TASK_FORMAT = 2
 # settings that do not change what a baseline training computes
-NOT_SCHEDULE = ("allocator", "allocator_options", "baseline", "trust_remote_code", "space", "model", "task",
-                "seed", "planted")
+# (baseline_lr: a baseline's key holds the lr it trained at, as "lr")
+NOT_SCHEDULE = ("allocator", "allocator_options", "baseline", "baseline_lr", "trust_remote_code", "space", "model",
+                "task", "seed", "planted")
 
 
 def cache_dir() -> Path | None:
