@@ -87,6 +87,9 @@ def test_markdown_budget_metrics_planted_timing(result):
     assert "| accuracy (primary) | 0.7100 | 0.7300 | 0.6900 | 0.7000 | +0.0200 | +0.0300 |" in md
     assert "| gap_closed | 0.4000 |" in md and "best at step 200" in md
     assert "| 0.10 | 52.30 | 55.00 | 1,400 |" in md
+    assert "uniform trained at lr" not in md  # this baseline record is from before lr was recorded
+    result["baseline"]["uniform"]["lr"] = 1e-3
+    assert "best at step 200; uniform trained at lr 0.001" in render_markdown(result)
 
 
 def test_planted_table_shows_metrics_not_the_task_config(result):

@@ -79,6 +79,8 @@ def metrics_table(result: dict) -> Table:
         full = evaluated[-1] if evaluated else None
         note += (f", on {fmt_int(best['dev_rows'])} dev rows" + (f" (a seeded subset of {fmt_int(full)})"
                  if full and best["dev_rows"] != full else "") + f"; final on all {fmt_int(full)} dev rows")
+    if base and baseline(result).get("lr"):  # runs from before baselines recorded their lr have none
+        note += ("; " if note else "") + f"{BASELINE} trained at lr {baseline(result)['lr']:g}"
     return Table("metrics", "Metrics", head, rows, note)
 
 
