@@ -11,8 +11,9 @@
                                     session itself is its ``trainer`` (:class:`~.allocators.Trainer`)
 
 Identical before-training allocations at one lr are trained once per session (runs are
-deterministic), so a uniform baseline that equals the allocator's proposal costs nothing. The configuration must be
-validated before a session is built (:func:`rankscope.validate.validate`): a session loads models.
+deterministic), so a uniform baseline that equals the allocator's proposal costs nothing. The
+configuration must be validated before a session is built (:func:`rankscope.validate.validate`):
+a session loads models.
 
 >>> from rankscope.search_config import SearchConfig
 >>> cfg = SearchConfig(model="tiny-bert", max_steps=2,

@@ -19,7 +19,8 @@ def compare_runs(
 ):
     """Group runs by allocator, pair them by seed, and say whether each allocator beats the
     reference: mean ± std per allocator, the paired difference with its 95 % interval
-    (Student t below 10 pairs, percentile bootstrap from 10), and a verdict. Runs whose task, model, space, budget or schedule differ are refused."""
+    (Student t below 10 pairs, percentile bootstrap from 10), and a verdict. Runs whose task,
+    model, space, budget or schedule differ are refused."""
     from ..compare import compare
     from ..compare_table import paired_table, paired_verdicts
     from ..table import format_table
