@@ -10,8 +10,8 @@ over several sessions, and the README table is generated from the file alone::
     cells = CellFile(path, settings)          # refuses a file written with other settings
     row = cells.get(method="uniform", seed=0, lr=1e-3)        # None when not run yet
     row = cells.run(script, method="uniform", seed=0, lr=1e-3)   # run it (or return the row)
-    rows = cells.run_many(script, [cell, …], jobs=2)            # child processes side by side
-    cells.run_as_ready(script, ready, jobs=2)   # cells that depend on finished ones (a protocol)
+    cells.run_as_ready(script, ready, jobs=2)   # ready() lists the cells the finished ones make known;
+                                                # child processes side by side
 
 Side by side (``jobs`` > 1), each child should use ``cores / jobs`` torch threads; timings of
 such cells are then shared-machine timings, which the benchmark's table says.
@@ -34,7 +34,6 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -67,7 +66,7 @@ class CellFile:
 
     def __init__(self, path: Path, settings: dict, timeout: float = 3600.0, selection: tuple = ()):
         self.path, self.settings, self.timeout = Path(path), settings, timeout
-        self._lock = threading.Lock()  # run_many's threads append to one file
+        self._lock = threading.Lock()  # run_as_ready's threads append to one file
         self.rows = read_rows(self.path)
 
         def fixed(s):  # the settings that change how a cell is computed
@@ -109,13 +108,6 @@ class CellFile:
                 os.fsync(f.fileno())
         return row
 
-
-    def run_many(self, script: Path, cells: list[dict], jobs: int = 1) -> list[dict]:
-        """:meth:`run` for every cell, ``jobs`` child processes at a time; rows in ``cells``' order."""
-        if jobs <= 1:
-            return [self.run(script, **c) for c in cells]
-        with ThreadPoolExecutor(jobs) as pool:
-            return list(pool.map(lambda c: self.run(script, **c), cells))
 
 
     def run_as_ready(self, script: Path, ready, jobs: int = 1) -> None:
