@@ -50,7 +50,9 @@ TASK_DEFAULTS = {
 ALLOCATOR_TASK_DEFAULTS = {
     "glue": {
         "salient": {"lr": 2e-3, "svd_alpha": 256.0},
-        "adalora": {"lr": 4e-3, "svd_alpha": 256.0},
+        # adalora's sweep chose 4e-3 (81.9 % on seed 0), but at 4e-3 held-out seed 1 fell to the
+        # majority class (68.4 %): a default one step below the cliff, where salient is stable
+        "adalora": {"lr": 2e-3, "svd_alpha": 256.0},
         "proxy-grow": {"lr": 4e-3},
     },
 }
