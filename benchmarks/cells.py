@@ -108,8 +108,6 @@ class CellFile:
                 os.fsync(f.fileno())
         return row
 
-
-
     def run_as_ready(self, script: Path, ready, jobs: int = 1) -> None:
         """Run cells as they become ready, ``jobs`` child processes at a time. ``ready()`` lists,
         from the rows finished so far, the cells that can run now, most wanted first: in a

@@ -29,8 +29,9 @@ mean over tasks of each method's mean difference.
 ``--results`` (JSON Lines, with commit, command and machine) as soon as it ends; a rerun skips
 finished cells (:mod:`cells`). ``--jobs`` cells run side by side, each started as soon as it
 is known (a method's held-out seeds once its sweep has chosen, while other sweeps still run;
-:func:`ready_cells`), so no core waits for the end of a phase. The README table is printed from that file alone
-(``--table-only``, and ``--write-readme`` puts it between the README's protocol markers)::
+:func:`ready_cells`), so no core waits for the end of a phase. The README table is printed from
+that file alone (``--table-only``, and ``--write-readme`` puts it between the README's protocol
+markers)::
 
     python benchmarks/protocol.py --quick            # SST-2, 24 steps: < 30 min on 2 CPU cores
     python benchmarks/protocol.py --device cuda      # the full protocol (3 tasks, 3 epochs)
@@ -211,6 +212,7 @@ def main():
     if "uniform" not in methods:
         methods.insert(0, "uniform")  # the reference every difference is paired against
     t0 = time.perf_counter()
+    sweep_args = (settings["lr_sweep"], settings["seeds"][0], settings["extend_sweep"])
     if not args.table_only:
         jobs = args.jobs or (2 if args.quick else 1)
         if jobs > 1:  # children share the cores
@@ -218,10 +220,8 @@ def main():
         cells.run_as_ready(HERE / "protocol.py", lambda: ready_cells(cells, settings, methods), jobs)
         for t in settings["tasks"]:
             for m in methods:
-                lr = chosen_lr(cells, t, m, settings["lr_sweep"], settings["seeds"][0], settings["extend_sweep"])
-                print(f"{t} {m}: lr {lr} chosen on seed {settings['seeds'][0]}"
+                print(f"{t} {m}: lr {chosen_lr(cells, t, m, *sweep_args)} chosen on seed {sweep_args[1]}"
                       + (f" (svd_alpha {settings['svd_alpha']:g})" if m in SVD_FORM else ""), flush=True)
-    sweep_args = (settings["lr_sweep"], settings["seeds"][0], settings["extend_sweep"])
     table = render(cells.rows, settings, methods, chosen_lr=lambda t, m: chosen_lr(cells, t, m, *sweep_args),
                    sweep_of=lambda t, m: method_sweep(cells, t, m, *sweep_args)[0])
     print(table)
