@@ -124,8 +124,11 @@ def chosen_lr(cells: CellFile, task: str, method: str, grid: list, seed: int, ex
     the smaller lr); ``None`` while the sweep has not finished (a partly run sweep chooses
     nothing), or when every setting failed."""
     lrs, finished = method_sweep(cells, task, method, grid, seed, extend)
-    if not finished:
-        return None
+    return best_lr(cells, task, method, lrs, seed) if finished else None
+
+
+def best_lr(cells: CellFile, task: str, method: str, lrs: list, seed: int) -> float | None:
+    """The lr among ``lrs`` (all finished on ``seed``) with the best final dev metric."""
     best = best_row([cells.get(task=task, method=method, lr=lr, seed=seed) for lr in lrs])
     return best["lr"] if best else None
 
@@ -144,7 +147,7 @@ def ready_cells(cells: CellFile, settings: dict, methods: list) -> list[dict]:
             lrs, finished = method_sweep(cells, t, m, grid, first, extend)
             if not finished:
                 sweep += [{"task": t, "method": m, "lr": lr, "seed": first} for lr in lrs]
-            elif (lr := chosen_lr(cells, t, m, grid, first, extend)) is not None:
+            elif (lr := best_lr(cells, t, m, lrs, first)) is not None:
                 held_out += [{"task": t, "method": m, "lr": lr, "seed": s} for s in rest]
         todo += [c for c in sweep + held_out if cells.get(**c) is None]
     return todo
