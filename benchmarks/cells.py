@@ -42,7 +42,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 def provenance() -> dict:
     """The commit (``+dirty`` when the tree has uncommitted changes), the command line, the
-    machine (CPU count, accelerator, torch) and the UTC time of a cell."""
+    machine (CPU count, accelerator, torch, transformers and peft versions: a library upgrade
+    between sessions can move a cell's figure) and the UTC time of a cell."""
+    from importlib import metadata
+
     import torch
 
     def git(*args):
@@ -57,8 +60,16 @@ def provenance() -> dict:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {"commit": commit, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
             "machine": {"cpus": os.cpu_count(), "threads": torch.get_num_threads(), "gpu": gpu,
-                        "platform": platform.platform(terse=True), "torch": torch.__version__},
+                        "platform": platform.platform(terse=True), "torch": torch.__version__,
+                        **{lib: version_of(metadata, lib) for lib in ("transformers", "peft")}},
             "finished": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def version_of(metadata, package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 class CellFile:

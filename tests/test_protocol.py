@@ -97,6 +97,7 @@ def test_crashed_cells_are_not_recorded_and_finished_ones_carry_the_childs_prove
     finally:
         torch.set_num_threads(threads)
     assert row["final"] == {"accuracy": 0.5} and row["machine"]["threads"] == 1 and row["commit"]
+    assert row["machine"]["transformers"] and row["machine"]["peft"]  # library versions travel with the row
     assert json.loads(path.read_text())["machine"]["threads"] == 1
 
 
