@@ -35,6 +35,7 @@ import sys
 import threading
 import time
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,8 +45,6 @@ def provenance() -> dict:
     """The commit (``+dirty`` when the tree has uncommitted changes), the command line, the
     machine (CPU count, accelerator, torch, transformers and peft versions: a library upgrade
     between sessions can move a cell's figure) and the UTC time of a cell."""
-    from importlib import metadata
-
     import torch
 
     def git(*args):
@@ -61,11 +60,12 @@ def provenance() -> dict:
     return {"commit": commit, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
             "machine": {"cpus": os.cpu_count(), "threads": torch.get_num_threads(), "gpu": gpu,
                         "platform": platform.platform(terse=True), "torch": torch.__version__,
-                        **{lib: version_of(metadata, lib) for lib in ("transformers", "peft")}},
+                        **{lib: version_of(lib) for lib in ("transformers", "peft")}},
             "finished": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
-def version_of(metadata, package: str) -> str | None:
+def version_of(package: str) -> str | None:
+    """An installed package's version; ``None`` when it is not installed."""
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
