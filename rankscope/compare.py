@@ -23,6 +23,13 @@ good fits) are reported in points (× 100).
 ``config.toml`` (:data:`SAME`). The message names the setting and two runs that differ. The
 learning rate may differ: a tuned protocol gives each method its own.
 
+**Groups.** A group is an allocator and its method settings (:data:`VARIANT` and the ``-o``
+options). Runs of one allocator that differ in some of these form one group per combination,
+named by what differs, e.g. ``salient[oam_scope=default]`` and ``salient[oam_scope=global]``,
+or ``uniform[lr=0.0005]`` and ``uniform[lr=0.001]``; an allocator whose runs agree keeps its bare
+name. So an option can be compared against the default, and an lr sweep against its best lr
+(``--reference 'uniform[lr=0.001]'``).
+
 >>> round(summarize_pairs([0.80, 0.82, 0.81], [0.78, 0.80, 0.80], greater_is_better=True)["mean"], 4)
 0.0167
 """
@@ -31,6 +38,7 @@ from __future__ import annotations
 
 import statistics
 import tomllib
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +49,11 @@ from .rundir import load_result
 #: config.toml settings that must agree between paired runs (the schedule and the data)
 SAME = ("max_steps", "epochs", "batch_size", "max_len", "max_train_samples", "max_dev_samples", "warmup_ratio",
         "data_dir", "planted")
+
+
+#: config.toml settings of the method itself: runs of one allocator that differ in them (or in
+#: their ``allocator_options``) are separate groups
+VARIANT = ("lr", "alpha", "svd_alpha", "scaling", "max_rank", "orth_reg", "weight_decay", "max_grad_norm")
 
 
 def load_runs(run_dirs) -> list[dict]:
@@ -70,6 +83,48 @@ def check_comparable(runs: list[dict]) -> None:
                 raise InputError(f"cannot compare {runs[0]['dir']} and {run['dir']}: their {key} differs "
                                  f"({value!r} vs {other[key]!r}); compare runs made with the same task, model, "
                                  f"space, budget and schedule ({', '.join(SAME)})")
+
+
+def method_settings(run: dict) -> dict:
+    """The run's :data:`VARIANT` settings and its allocator options, in one flat dict."""
+    c = run["config"]
+    return {**{k: c.get(k) for k in VARIANT}, **(c.get("allocator_options") or {})}
+
+
+def _shown(value) -> str:
+    if value is None:
+        return "default"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def group_names(runs: list[dict]) -> list[str]:
+    """Each run's group: its allocator, followed by ``[key=value, ...]`` of the method settings in
+    which that allocator's runs differ (none differ: the bare allocator name)."""
+    by_allocator = defaultdict(list)
+    for i, run in enumerate(runs):
+        by_allocator[run["result"]["allocator"]].append(i)
+    names = [""] * len(runs)
+    for allocator, indices in by_allocator.items():
+        settings = [method_settings(runs[i]) for i in indices]
+        keys = sorted({k for s in settings for k in s})
+        varying = [k for k in keys if len({repr(s.get(k)) for s in settings}) > 1]
+        for i, s in zip(indices, settings):
+            suffix = ", ".join(f"{k}={_shown(s.get(k))}" for k in varying)
+            names[i] = f"{allocator}[{suffix}]" if varying else allocator
+    return names
+
+
+def resolve_reference(reference: str, groups: dict, allocator_of: dict, n_runs: int) -> str:
+    """The group named ``reference``, or an :class:`InputError` that lists the valid names."""
+    if reference in groups:
+        return reference
+    variants = [g for g in groups if allocator_of[g] == reference]
+    if variants:
+        raise InputError(f"the {reference} runs differ in their method settings, so they form {len(variants)} "
+                         f"groups ({', '.join(variants)}); name one with --reference, e.g. --reference "
+                         f"'{variants[0]}'")
+    raise InputError(f"no {reference} runs among the {n_runs} given (groups: {', '.join(groups)}); pass "
+                     f"the reference's runs, or name another with --reference")
 
 
 #: below this many pairs the interval is Student t, from it a percentile bootstrap (module doc)
@@ -108,25 +163,26 @@ def compare(run_dirs, reference: str = "uniform") -> dict:
     primary = runs[0]["result"]["metrics"]["primary"]
     greater = runs[0]["result"]["metrics"]["greater_is_better"]
     groups: dict[str, dict[int, float]] = {}
-    for run in runs:
+    allocator_of: dict[str, str] = {}
+    for run, name in zip(runs, group_names(runs)):
         r = run["result"]
         value = (r["metrics"].get("final") or {}).get(primary)
         if r.get("status") != "completed" or value is None:
             raise InputError(f"{run['dir']} did not complete (status {r.get('status')!r}); leave failed runs out")
-        seeds = groups.setdefault(r["allocator"], {})
+        seeds = groups.setdefault(name, {})
+        allocator_of[name] = r["allocator"]
         if r["seed"] in seeds:
-            raise InputError(f"two {r['allocator']} runs have seed {r['seed']} ({run['dir']}); pass one run per "
-                             f"allocator and seed")
+            raise InputError(f"two {name} runs have seed {r['seed']} and the same method settings ({run['dir']}); "
+                             f"pass one run per allocator setting and seed")
         seeds[r["seed"]] = float(value)
-    if reference not in groups:
-        raise InputError(f"no {reference} runs among the {len(runs)} given (allocators: {', '.join(groups)}); pass "
-                         f"the reference's runs, or name another with --reference")
+    reference = resolve_reference(reference, groups, allocator_of, len(runs))
     every = [v for g in groups.values() for v in g.values()]
     points = 100.0 if all(-1.0 <= v <= 1.0 for v in every) else 1.0
     ref = groups[reference]
     rows = []
     for name, seeds in groups.items():
-        row = {"allocator": name, "seeds": sorted(seeds), "mean": statistics.mean(seeds.values()) * points,
+        row = {"group": name, "allocator": allocator_of[name], "seeds": sorted(seeds),
+               "mean": statistics.mean(seeds.values()) * points,
                "std": (statistics.stdev(seeds.values()) if len(seeds) > 1 else 0.0) * points}
         if name != reference:
             common = sorted(set(seeds) & set(ref))

@@ -26,7 +26,7 @@ def fmt_interval(pairs) -> str:
 
 
 def paired_table(comparison: dict) -> Table:
-    """One row per allocator: its seeds, mean ± std of the primary metric, and its paired
+    """One row per group (an allocator and its method settings): its seeds, mean ± std of the primary metric, and its paired
     difference from the reference with the 95 % interval (``—`` on the reference's own row).
 
     The note names what was compared (task, model, space, budget, metric direction). A refused
@@ -41,7 +41,7 @@ def paired_table(comparison: dict) -> Table:
     rows = []
     for g in comparison["groups"]:
         p = g.get("paired")
-        rows.append([text(g["allocator"]), text(",".join(map(str, g["seeds"]))), fmt_mean_std(g["mean"], g["std"]),
+        rows.append([text(g.get("group", g["allocator"])), text(",".join(map(str, g["seeds"]))), fmt_mean_std(g["mean"], g["std"]),
                      fmt_mean_std(p["mean"], p["std"], signed=True) if p else MISSING, fmt_interval(p)])
     s = comparison["settings"]
     arrow = "higher is better" if comparison["greater_is_better"] else "lower is better"
@@ -51,5 +51,5 @@ def paired_table(comparison: dict) -> Table:
 
 
 def paired_verdicts(comparison: dict) -> list[str]:
-    """The verdict of every allocator but the reference, as display lines (none if refused)."""
+    """The verdict of every group but the reference, as display lines (none if refused)."""
     return [text(g["verdict"]) for g in comparison.get("groups", []) if "verdict" in g]

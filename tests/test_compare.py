@@ -148,3 +148,38 @@ def test_report_escapes_allocator_and_run_names(uniform_run, tmp_path, capsys):
         assert evil not in out
         assert f"&lt;script&gt;alert(1)&lt;/script&gt; {VERDICT}" in out
     assert "<tr><td>&lt;script&gt;alert(1)&lt;/script&gt;</td><td>0,1,2</td>" in page
+
+
+def _with_config(run, edit):
+    """``run`` with its config.toml rewritten by ``edit`` (a str → str function)."""
+    path = run / "config.toml"
+    path.write_text(edit(path.read_text()))
+    return run
+
+
+def test_one_allocator_at_other_settings_forms_separate_groups(uniform_run, tmp_path, capsys):
+    dirs = _experiment(uniform_run)  # uniform 0.50 / 0.52 / 0.51, salient 0.55 / 0.56 / 0.56, lr 0.003
+    at_lr = lambda lr: lambda config: re.sub(r"(?m)^lr = .*$", f"lr = {lr}", config)  # noqa: E731
+    fast = [_with_config(_clone(uniform_run, f"fast{s}", "uniform", s, v), at_lr(0.01))
+            for s, v in enumerate((0.40, 0.41, 0.42))]
+    table = "[allocator_options]\n"
+    option = lambda config: config.replace(table, table + 'oam_scope = "global"\n')  # noqa: E731
+    scoped = [_with_config(_clone(uniform_run, f"g{s}", "salient", s, v), option) for s, v in enumerate((0.6,) * 3)]
+    # the reference allocator ran at two lrs: the message lists both groups and how to pick one
+    code, _, err = run_cli_out(capsys, "compare", *dirs, *fast)
+    assert code == 2 and "the uniform runs differ in their method settings, so they form 2 groups " \
+                         "(uniform[lr=0.003], uniform[lr=0.01])" in err and "--reference 'uniform[lr=0.003]'" in err
+    code, out, err = run_cli_out(capsys, "compare", *dirs, *fast, *scoped, "--reference", "uniform[lr=0.003]", "--json")
+    assert code == 0, err
+    got = {g["group"]: g for g in json.loads(out)["groups"]}
+    assert set(got) == {"uniform[lr=0.003]", "uniform[lr=0.01]", "salient[oam_scope=default]",
+                        "salient[oam_scope=global]"}
+    assert got["salient[oam_scope=default]"]["allocator"] == "salient"
+    assert got["salient[oam_scope=default]"]["verdict"] == f"salient[oam_scope=default] {VERDICT}".replace(
+        "beats uniform", "beats uniform[lr=0.003]")
+    assert got["uniform[lr=0.01]"]["paired"]["per_seed"] == pytest.approx([-10.0, -11.0, -9.0])
+    assert got["salient[oam_scope=global]"]["paired"]["mean"] == pytest.approx(9.0)
+    # the same settings on the same seed twice is still refused
+    twin = _with_config(_clone(uniform_run, "twin", "salient", 0, 0.7), option)
+    code, _, err = run_cli_out(capsys, "compare", *dirs, *scoped, twin)
+    assert code == 2 and "two salient[oam_scope=global] runs have seed 0 and the same method settings" in err

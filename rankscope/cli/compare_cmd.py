@@ -14,10 +14,13 @@ from .app import app
 def compare_runs(
     run_dirs: list[str] = typer.Argument(..., help="Run directories written by `rankscope search` (several "
                                                    "allocators and seeds of one task, model, budget and schedule)."),
-    reference: str = typer.Option("uniform", help="The allocator every other one is paired against."),
+    reference: str = typer.Option("uniform", help="The group every other one is paired against: an allocator, or "
+                                                  "one of its settings as compare names it (e.g. "
+                                                  "'uniform[lr=0.001]') when its runs differ in lr or options."),
     as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
 ):
-    """Group runs by allocator, pair them by seed, and say whether each allocator beats the
+    """Group runs by allocator (and by method settings, such as lr or -o options, where one
+    allocator's runs differ), pair them by seed, and say whether each group beats the
     reference: mean ± std per allocator, the paired difference with its 95 % interval
     (Student t below 10 pairs, percentile bootstrap from 10), and a verdict. Runs whose task,
     model, space, budget or schedule differ are refused."""
