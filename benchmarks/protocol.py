@@ -153,6 +153,27 @@ def ready_cells(cells: CellFile, settings: dict, methods: list) -> list[dict]:
     return todo
 
 
+def progress(cells: CellFile, settings: dict, methods: list) -> str:
+    """How far the protocol is: its finished cells, and how many are still to run. While a sweep
+    may still grow (:func:`method_sweep`), each growth it has left adds one cell, so the count is
+    a range until every sweep has chosen."""
+    grid, extend = settings["lr_sweep"], settings["extend_sweep"]
+    first, rest = settings["seeds"][0], settings["seeds"][1:]
+    done = todo = growth = 0
+    for t in settings["tasks"]:
+        for m in methods:
+            lrs, finished = method_sweep(cells, t, m, grid, first, extend)
+            lr = best_lr(cells, t, m, lrs, first) if finished else None
+            # the held-out seeds, at the lr still to be chosen; none when every setting failed
+            held_out = [] if finished and lr is None else [(lr, s) for s in rest]
+            planned = [(x, first) for x in lrs] + held_out
+            ran = sum(lr_ is not None and cells.get(task=t, method=m, lr=lr_, seed=s) is not None for lr_, s in planned)
+            done, todo = done + ran, todo + len(planned) - ran
+            growth += 0 if finished else extend - (len(lrs) - len(grid))
+    more = f", up to {todo + growth} if sweeps grow past the grid" if growth else ""
+    return f"{done} protocol cells finished, {todo} to go{more}"
+
+
 def options_mismatch(rows: list, settings: dict) -> str | None:
     """Why the file's rows cannot be reused, if a row of a method records other options than the
     method has now (a method whose options change must take a new name, or its old cells would
@@ -220,6 +241,7 @@ def main():
         jobs = args.jobs or (2 if args.quick else 1)
         if jobs > 1:  # children share the cores
             os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 2) // jobs))
+        print(progress(cells, settings, methods), flush=True)
         cells.run_as_ready(HERE / "protocol.py", lambda: ready_cells(cells, settings, methods), jobs)
         for t in settings["tasks"]:
             for m in methods:
@@ -230,7 +252,8 @@ def main():
     print(table)
     if args.write_readme:
         write_readme(HERE.parent / "README.md", table, quick=args.quick)
-    print(f"\n{out}: {len(cells.rows)} cells; this run {time.perf_counter() - t0:.0f} s", flush=True)
+    print(f"\n{out}: {len(cells.rows)} cells; {progress(cells, settings, methods)}; this run "
+          f"{time.perf_counter() - t0:.0f} s", flush=True)
 
 
 if __name__ == "__main__":

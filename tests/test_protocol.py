@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from cells import CellFile  # noqa: E402
-from protocol import SELECTION, chosen_lr, method_sweep, options_mismatch, ready_cells  # noqa: E402
+from protocol import SELECTION, chosen_lr, method_sweep, options_mismatch, progress, ready_cells  # noqa: E402
 from protocol_cells import EVA, method_options  # noqa: E402
 from protocol_table import render, write_readme  # noqa: E402
 
@@ -176,6 +176,23 @@ def test_a_best_lr_at_an_end_of_the_grid_grows_that_methods_sweep(tmp_path):
                    lambda t, m: chosen_lr(cells, t, m, grid, 0, 2), lambda t, m: method_sweep(cells, t, m, grid, 0, 2)[0])
     assert "| method | lr 0.0005 | lr 0.001 | lr 0.002 | lr 0.004 | lr 0.008 |" in table
     assert "| uniform LoRA | 72.0 | 74.0 | 70.0 |  |  |" in table and "| salient |  | 70.0 | 75.0 | 77.0 | 60.0 |" in table
+
+
+def test_progress_counts_what_is_left_and_what_sweeps_may_add(tmp_path):
+    settings = {**SETTINGS, "lr_sweep": [1e-3, 2e-3, 4e-3], "extend_sweep": 2, "seeds": [0, 1, 2]}
+    cells = CellFile(tmp_path / "r.jsonl", settings)
+    # nothing run: per method 3 sweep cells and 2 held-out seeds; each sweep may grow twice
+    assert progress(cells, settings, ["uniform", "salient"]) == \
+        "0 protocol cells finished, 10 to go, up to 14 if sweeps grow past the grid"
+    for lr, acc in ((1e-3, 0.70), (2e-3, 0.75), (4e-3, 0.72)):  # uniform's best is inside: it has chosen
+        cells.add(row("uniform", lr, 0, acc))
+    cells.add(row("uniform", 2e-3, 1, 0.74))
+    for lr, acc in ((1e-3, 0.70), (2e-3, 0.71), (4e-3, 0.72)):  # salient's best is at the top: it grows once
+        cells.add(row("salient", lr, 0, acc))
+    assert progress(cells, settings, ["uniform", "salient"]) == \
+        "7 protocol cells finished, 4 to go, up to 5 if sweeps grow past the grid"
+    cells.add(row("salient", 8e-3, 0, 0.60))  # 4e-3 wins: the sweep has chosen, nothing more can grow
+    assert progress(cells, settings, ["uniform", "salient"]) == "8 protocol cells finished, 3 to go"
 
 
 def test_readme_table_goes_between_its_markers(tmp_path):
