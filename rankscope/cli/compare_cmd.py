@@ -16,12 +16,12 @@ def compare_runs(
                                                    "allocators and seeds of one task, model, budget and schedule)."),
     reference: str = typer.Option("uniform", help="The group every other one is paired against: an allocator, or "
                                                   "one of its settings as compare names it (e.g. "
-                                                  "'uniform[lr=0.001]') when its runs differ in lr or options."),
+                                                  "'uniform\\[lr=0.001]') when its runs differ in lr or options."),
     as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
 ):
     """Group runs by allocator (and by method settings, such as lr or -o options, where one
     allocator's runs differ), pair them by seed, and say whether each group beats the
-    reference: mean ± std per allocator, the paired difference with its 95 % interval
+    reference: mean ± std per group, the paired difference with its 95 % interval
     (Student t below 10 pairs, percentile bootstrap from 10), and a verdict. Runs whose task,
     model, space, budget or schedule differ are refused."""
     from ..compare import compare
