@@ -26,8 +26,9 @@ def fmt_interval(pairs) -> str:
 
 
 def paired_table(comparison: dict) -> Table:
-    """One row per group (an allocator and its method settings): its seeds, mean ± std of the primary metric, and its paired
-    difference from the reference with the 95 % interval (``—`` on the reference's own row).
+    """One row per group (an allocator at its method settings): its seeds, mean ± std of the
+    primary metric, and its paired difference from the reference with the 95 % interval (``—``
+    on the reference's own row).
 
     The note names what was compared (task, model, space, budget, metric direction). A refused
     comparison (:func:`rankscope.compare.comparison_or_reason`) is a table with no columns whose note says why.
@@ -41,7 +42,7 @@ def paired_table(comparison: dict) -> Table:
     rows = []
     for g in comparison["groups"]:
         p = g.get("paired")
-        rows.append([text(g.get("group", g["allocator"])), text(",".join(map(str, g["seeds"]))), fmt_mean_std(g["mean"], g["std"]),
+        rows.append([text(g["group"]), text(",".join(map(str, g["seeds"]))), fmt_mean_std(g["mean"], g["std"]),
                      fmt_mean_std(p["mean"], p["std"], signed=True) if p else MISSING, fmt_interval(p)])
     s = comparison["settings"]
     arrow = "higher is better" if comparison["greater_is_better"] else "lower is better"
