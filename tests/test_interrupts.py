@@ -26,7 +26,9 @@ import pytest
 
 CONFIG = ('model = "tiny-bert"\nmax_steps = {steps}\neval_every = 100\n'
           "[planted]\nn_train = 32\nn_dev = 16\nseq_len = 8\nn_plants = 2\n")
-OPTUNA = ["--allocator", "optuna", "--n-trials", "4", "--trial-steps", "150",
+# 600 steps make a trial last several times the 2.5 s the kill waits for (150 steps took 2-3.6 s
+# here, and a faster CI machine finished every trial before a kill could land mid-trial)
+OPTUNA = ["--allocator", "optuna", "--n-trials", "4", "--trial-steps", "600",
           "-o", "heartbeat_interval=1", "-o", "grace_period=2"]
 from conftest import STARTED  # noqa: E402  (processes a test starts; killed after it)
 
