@@ -98,7 +98,8 @@ def render(rows: list, settings: dict, methods: list, chosen_lr, sweep_of=None) 
             lines.append(f"| {METHODS[m][0]} | {lr if lr is not None else '—'}{edge}{alpha} | "
                          f"{'–'.join(f'{p:,}' for p in sorted({params[0], params[-1]})) if params else '—'} | "
                          + " | ".join(per_seed) + f" | {ms} | {diff} | {interval} |")
-        lines += ["", *verdicts, "", *sweep_table(rows, task, methods, settings, sweep_of), ""]
+        verdict_lines = [*verdicts, ""] if verdicts else []
+        lines += ["", *verdict_lines, *sweep_table(rows, task, methods, settings, sweep_of), ""]
     lines += ["**Mean over tasks** of the paired difference from tuned uniform (points; tasks with every "
               "held-out seed finished)", "", "| method | tasks | mean difference |", "|---|---|---|"]
     for m, diffs in summary.items():
