@@ -6,7 +6,8 @@ difference from tuned uniform over the held-out seeds with its 95 % interval and
 (:mod:`rankscope.compare`; Student t below 10 seeds). The sweep seed is shown only in the sweep
 table: it chose the lr, so its score is optimistic. Metrics are in points (× 100). An lr at
 either end of the sweep is marked †: the best may lie outside it. The last table averages each
-method's mean paired difference over the tasks that have every held-out seed.
+method's mean paired difference over the tasks that have every held-out seed, and the defaults
+table (:mod:`protocol_defaults`) turns the chosen lrs into one GLUE default per method.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import statistics
 from pathlib import Path
 
 from protocol_cells import METHODS, SVD_FORM
+from protocol_defaults import defaults_table
 
 from rankscope.compare import summarize_pairs, verdict
 from rankscope.compare_table import fmt_interval
@@ -105,7 +107,8 @@ def render(rows: list, settings: dict, methods: list, chosen_lr, sweep_of=None) 
     for m, diffs in summary.items():
         lines.append(f"| {METHODS[m][0]} | {len(diffs)} of {len(settings['tasks'])} | "
                      f"{statistics.mean(diffs):+.2f} |" if diffs else f"| {METHODS[m][0]} | 0 | — |")
-    return "\n".join(lines)
+    defaults = defaults_table(settings["tasks"], methods, chosen_lr)
+    return "\n".join(lines + ([""] + defaults[:-1] if defaults else []))
 
 
 def write_readme(readme: Path, table: str, quick: bool) -> None:
