@@ -41,6 +41,13 @@ def shipped_lr(method: str) -> float | None:
     return SearchConfig(task="mrpc", allocator=METHODS[method][1][0]).resolved().lr
 
 
+def task_label(task: str) -> str:
+    """The task's GLUE name as its data folder spells it ("CoLA", "SST-2"), for table headings."""
+    from rankscope.tasks.glue import GLUE
+
+    return GLUE[task][1].folder if task in GLUE else task.upper()
+
+
 def defaults_table(tasks: list[str], methods: list[str], chosen_lr) -> list[str]:
     """Markdown lines: each method's chosen lr per task, the rule's cross-task pick, and the
     shipped default; empty until every task's sweep has chosen for some method."""
@@ -49,7 +56,7 @@ def defaults_table(tasks: list[str], methods: list[str], chosen_lr) -> list[str]
         return []
     out = ["**Defaults from the sweep**: each task's chosen lr, the lr most tasks chose (else their "
            "median), and the GLUE default `rankscope search` ships", "",
-           "| method | " + " | ".join(t.upper() for t in tasks) + " | rule's pick | shipped default |",
+           "| method | " + " | ".join(task_label(t) for t in tasks) + " | rule's pick | shipped default |",
            "|---|" + "---|" * (len(tasks) + 2)]
     for m, lrs in picks.items():
         rule = f"{cross_task_lr(lrs):g}" if None not in lrs else "—"

@@ -16,7 +16,7 @@ import statistics
 from pathlib import Path
 
 from protocol_cells import METHODS, SVD_FORM
-from protocol_defaults import defaults_table
+from protocol_defaults import defaults_table, task_label
 
 from rankscope.compare import summarize_pairs, verdict
 from rankscope.compare_table import fmt_interval
@@ -69,12 +69,12 @@ def render(rows: list, settings: dict, methods: list, chosen_lr, sweep_of=None) 
     summary = {m: [] for m in methods if m != "uniform"}
     for task in settings["tasks"]:
         if not any(r.get("task") == task for r in rows):
-            lines += [f"**{task.upper()}**: no cells yet.", ""]
+            lines += [f"**{task_label(task)}**: no cells yet.", ""]
             continue
         ref_lr = chosen_lr(task, "uniform")
         ref = {s: r["final"][r["primary"]] * 100 for s, r in seed_rows(rows, task, "uniform", ref_lr, seeds).items()}
         primary = next((r["primary"] for r in rows if r.get("task") == task and r.get("primary")), "metric")
-        lines += [f"**{task.upper()}** ({primary})", "",
+        lines += [f"**{task_label(task)}** ({primary})", "",
                   "| method | lr | params | " + " | ".join(f"seed {s}" for s in seeds)
                   + " | mean ± std | vs tuned uniform (paired) | 95 % interval |",
                   "|---|---|---|" + "---|" * len(seeds) + "---|---|---|"]
