@@ -93,12 +93,30 @@ def peft_eva_row(session) -> dict:
     PEFT's own ``get_eva_state_dict``: it redistributes within each group with its own rule,
     and every group keeps exactly uniform's parameters. The cell refuses to train if the result
     is still above the budget."""
+    from rankscope.benchmarking import peft_params
+    from rankscope.harness.loop import Harness
+
+    t0 = time.perf_counter()
+    pm = eva_model(session)
+    allocate_s = time.perf_counter() - t0
+    params, mean_rank = peft_params(pm, session)
+    if params > session.budget.params:
+        return {"params": params, "failure": f"EVA allocated {params:,} adapter parameters, above the budget of "
+                                             f"{session.budget.params:,}"}
+    outcome = Harness(session.task, session.cfg).train(pm, None, None, progress=False)
+    return {"params": params, "final": outcome.final, "best": outcome.best, "allocate_s": allocate_s,
+            "train_s": outcome.train_s, "eval_s": outcome.eval_s, "mean_rank": mean_rank}
+
+
+def eva_model(session):
+    """The PeftModel of :func:`peft_eva_row`, EVA-initialised on the session's base model (seeded
+    with the session's seed): per cost group, PEFT's ``get_eva_state_dict`` on the first
+    :data:`EVA` ``["svd_batches"]`` training batches, then ``initialize_lora_eva_weights``."""
     import peft
 
     from rankscope.attach import DEFAULT_ALPHA
-    from rankscope.benchmarking import peft_params
     from rankscope.harness.data import batches
-    from rankscope.harness.loop import Harness, seed_everything
+    from rankscope.harness.loop import seed_everything
     from rankscope.models import head_modules
 
     cfg, task = session.cfg, session.task
@@ -107,7 +125,6 @@ def peft_eva_row(session) -> dict:
     for e in session.space.edges:
         by_cost.setdefault(e.d_in + e.d_out, set()).add(e.module)
     seed_everything(cfg.seed)
-    t0 = time.perf_counter()
     alpha = cfg.alpha or DEFAULT_ALPHA["lora"]["lora"]
 
     def lora_config(modules):
@@ -123,11 +140,4 @@ def peft_eva_row(session) -> dict:
         components.update({f"base_model.model.{name}": u for name, u in group.items()})
     pm = peft.get_peft_model(session.model, lora_config(set().union(*by_cost.values())))
     peft.initialize_lora_eva_weights(pm, eva_state_dict=components, show_progress_bar=False)
-    allocate_s = time.perf_counter() - t0
-    params, mean_rank = peft_params(pm, session)
-    if params > session.budget.params:
-        return {"params": params, "failure": f"EVA allocated {params:,} adapter parameters, above the budget of "
-                                             f"{session.budget.params:,}"}
-    outcome = Harness(task, cfg).train(pm, None, None, progress=False)
-    return {"params": params, "final": outcome.final, "best": outcome.best, "allocate_s": allocate_s,
-            "train_s": outcome.train_s, "eval_s": outcome.eval_s, "mean_rank": mean_rank}
+    return pm
