@@ -10,7 +10,7 @@ lr per step whatever the gradient's scale, so the change of the adapter's output
 ∝ |A·x|: a larger |A·x| acts as a higher learning rate for the adapters only, while the
 classifier head (``modules_to_save``) trains at the shared lr.
 
-Two measurements, on the protocol's settings (``protocol.py``'s FULL + COMMON, seed 0):
+Two measurements, on the protocol's settings (``protocol.py``'s FULL + COMMON; ``--seed``, default 0):
 
 * the ratio, per module type, of the per-rank RMS of A·x over the tokens of the first training
   batch, EVA over a kaiming-uniform A of the same shape::

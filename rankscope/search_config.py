@@ -34,8 +34,9 @@ TASK_DEFAULTS = {
     # planted: short sequences, one regression head; calibrated defaults (README)
     "planted": {"max_steps": 200, "lr": 3e-3, "batch_size": 32, "eval_batch_size": 64, "max_len": 64,
                 "scaling": "rslora"},
-    # glue lr: uniform LoRA's choice in the fair protocol's seed-0 sweep on MRPC (proxy-static,
-    # proxy-greedy and PEFT EVA chose it too); python benchmarks/protocol.py, README "Real tasks"
+    # glue lr: uniform LoRA's pick from the fair protocol's seed-0 sweeps (MRPC 1e-3, RTE 1e-3,
+    # CoLA 5e-4: the majority); python benchmarks/protocol.py --table-only, README "The fair
+    # protocol on GLUE"
     "glue": {"epochs": 3.0, "lr": 1e-3, "batch_size": 32, "eval_batch_size": 64, "max_len": 128, "scaling": "lora"},
     # decoder tasks (gsm8k, causal): one epoch, short batches of long rows (GSM8K needs 512 tokens)
     # (evaluation batches of 8: logits are batch × tokens × vocabulary floats)
