@@ -32,7 +32,6 @@ import argparse
 import json
 import math
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -93,11 +92,12 @@ def main():
     task, cfg = session.task, session.cfg
     first = next(iter(batches(task.train[:cfg.batch_size], cfg.batch_size, task.collate, shuffle=False)))
     ratios = scale_ratios(pm, {k: v for k, v in first.items() if k != "labels"})
+    edge_type = {e.module: e.type for e in session.space.edges}  # the types the protocol rows use
     by_type = {}
     for name, ratio in ratios.items():
-        by_type.setdefault(re.sub(r".*layers?\.\d+\.", "", name), []).append(ratio)  # per layer -> per type
+        by_type.setdefault(edge_type[name.removeprefix("base_model.model.")], []).append(ratio)
     for kind, values in sorted(by_type.items()):
-        print(f"{args.task} {kind:24s} {len(values)} modules  |A_eva·x| / |A_default·x|: mean {sum(values) / len(values):.1f}"
+        print(f"{args.task} {kind:10s} {len(values)} modules  |A_eva·x| / |A_default·x|: mean {sum(values) / len(values):.1f}"
               f"  range {min(values):.1f}–{max(values):.1f}")
     if not args.train:
         return

@@ -248,7 +248,7 @@ def main():
                 print(f"{t} {m}: lr {chosen_lr(cells, t, m, *sweep_args)} chosen on seed {sweep_args[1]}"
                       + (f" (svd_alpha {settings['svd_alpha']:g})" if m in SVD_FORM else ""), flush=True)
     table = render(cells.rows, settings, methods, chosen_lr=lambda t, m: chosen_lr(cells, t, m, *sweep_args),
-                   sweep_of=lambda t, m: method_sweep(cells, t, m, *sweep_args)[0])
+                   sweep_of=lambda t, m: method_sweep(cells, t, m, *sweep_args)[0], defaults=not args.quick)
     print(table)
     if args.write_readme:
         write_readme(HERE.parent / "README.md", table, quick=args.quick)

@@ -55,9 +55,11 @@ def sweep_table(rows, task, methods, settings, sweep_of) -> list[str]:
     return out
 
 
-def render(rows: list, settings: dict, methods: list, chosen_lr, sweep_of=None) -> str:
+def render(rows: list, settings: dict, methods: list, chosen_lr, sweep_of=None, defaults: bool = True) -> str:
     """The Markdown tables; ``chosen_lr(task, method)`` and ``sweep_of(task, method)`` (the lrs of
-    that method's sweep; default the shared grid) come from ``protocol.py``."""
+    that method's sweep; default the shared grid) come from ``protocol.py``. ``defaults=False``
+    leaves out the defaults table: ``--quick``'s 24-step sweeps are a smoke test, not what the
+    shipped GLUE defaults come from."""
     sweep_of = sweep_of or (lambda task, method: sorted(settings["lr_sweep"]))
     first, seeds = settings["seeds"][0], settings["seeds"][1:]
     sched = f"{settings['steps']} steps" if settings["steps"] else f"{settings['epochs']:g} epochs"
@@ -107,7 +109,7 @@ def render(rows: list, settings: dict, methods: list, chosen_lr, sweep_of=None) 
     for m, diffs in summary.items():
         lines.append(f"| {METHODS[m][0]} | {len(diffs)} of {len(settings['tasks'])} | "
                      f"{statistics.mean(diffs):+.2f} |" if diffs else f"| {METHODS[m][0]} | 0 | — |")
-    defaults = defaults_table(settings["tasks"], methods, chosen_lr)
+    defaults = defaults_table(settings["tasks"], methods, chosen_lr) if defaults else []
     return "\n".join(lines + ([""] + defaults[:-1] if defaults else []))
 
 

@@ -151,6 +151,9 @@ def test_each_method_gets_its_own_best_lr_and_paired_differences(tmp_path):
     assert "| uniform LoRA | 70.0 | 74.0 |" in table and "| salient | 76.0 | 70.0 |" in table  # the sweep
     # the defaults table: the task's pick, the rule's, and what rankscope search ships on GLUE
     assert "| uniform LoRA | 0.003 | 0.003 | 0.001 |" in table and "| salient | 0.001 | 0.001 | 0.002 |" in table
+    smoke = render(cells.rows, SETTINGS, ["uniform", "salient"],
+                   lambda t, m: chosen_lr(cells, t, m, SETTINGS["lr_sweep"], 0), defaults=False)  # --quick
+    assert "Defaults from the sweep" in table and "Defaults from the sweep" not in smoke
     pending = render(cells.rows, {**SETTINGS, "tasks": ["mrpc", "rte"]}, ["uniform", "salient"],
                      lambda t, m: chosen_lr(cells, t, m, SETTINGS["lr_sweep"], 0))
     assert "**RTE**: no cells yet." in pending and "| salient | 1 of 2 | +2.00 |" in pending
