@@ -22,7 +22,11 @@ import rankscope as rs
 from rankscope.harness.loop import evaluate_batches
 from rankscope.harness.objectives import CausalLM
 from rankscope.integrations import RankscopeCallback
-from rankscope.tasks.causal import causal_collate, load_causal_rows, tokenize_causal
+from rankscope.tasks.causal.features import (
+    causal_collate,
+    load_causal_rows,
+    tokenize_causal,
+)
 
 
 def main():

@@ -1,4 +1,4 @@
-"""Zero-cost proxies (HeteroLoRA, specs/heterolora.md §3), one small file each, registered through
+"""Zero-cost proxies (HeteroLoRA; docs/architecture.md, "HeteroLoRA"), one small file each, registered through
 the ``rankscope.proxies`` entry-point group and listed by ``rankscope ls proxies``.
 
 =================== =========================================== ============ ===============

@@ -13,7 +13,7 @@ Substituting ΔW = M C^{-½} turns it into 𝓛 + ⟨G C^{-½}, M⟩ + ½‖M‖
 
 and the shared projection allocates by value per parameter. Compare ``spectral``, v = σ_k(G):
 a first-order step of fixed norm, which favours edges whose inputs have large variance
-(README, "Why the proxies miss the plants": the R2/S shortcuts of every block). Whitening asks
+(docs/results/planted.md, "Diagnosis: why allocators miss the planted edges": the R2/S shortcuts of every block). Whitening asks
 instead what the edge can *achieve*, measured in the loss, at rank k. The same quantity drives
 LoRA-GA's initialisation (Wang et al. 2024, arXiv 2407.05000), EVA's input-activation SVD
 (Paischer et al. 2024, arXiv 2410.07170) and GoRA's gradient-based rank choice (He et al. 2025,
@@ -30,7 +30,6 @@ Details:
 """
 
 import torch
-
 from rankscope.proxies.spectral import Spectral
 
 DAMPING = 1e-2

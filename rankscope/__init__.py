@@ -24,27 +24,41 @@ True
 
 ``handle.compact()`` slices masked ranks away, ``handle.merge()`` folds module edges into their
 weights (shortcuts stay), and ``rs.allocation_from_peft(dir_or_config, space)`` reads a PEFT
-adapter's ranks. A whole search is :func:`rankscope.run.run_search`.
+adapter's ranks. A whole search is :func:`rankscope.search.pipeline.run_search`.
 """
 
-from ._version import __version__
-from .adapter_io import load_adapters, save_adapters
-from .adapters import LoRAAdapter, LowRankAdapter, SVDAdapter
-from .allocation import Allocation
-from .attach import AdapterHandle, attach
-from .budget import Budget
-from .builder import SpaceBuilder
-from .cost import edge_cost, rank_unit_cost
-from .edge import Edge, parse_site, site
-from .export import export_peft
-from .errors import (AllocationError, BudgetError, InputError, RankscopeError, SpaceError,
-                     TrainingError, UnsupportedModelError)
-from .models import MODELS, load_model
-from .peft_import import allocation_from_peft
-from .projection import project_to_budget
-from .registry import SPACES, Registry, register_space
-from .sitemap import Block, Family, SiteMap, register_family, site_map, supported_model_types
-from .space import SearchSpace
+from rankscope._version import __version__
+from rankscope.adapters import LoRAAdapter, LowRankAdapter, SVDAdapter
+from rankscope.adapters.attach import AdapterHandle, attach
+from rankscope.allocation.allocation import Allocation
+from rankscope.allocation.budget import Budget
+from rankscope.allocation.projection import project_to_budget
+from rankscope.checkpoints.native import load_adapters, save_adapters
+from rankscope.checkpoints.peft_export import export_peft
+from rankscope.checkpoints.peft_import import allocation_from_peft
+from rankscope.errors import (
+    AllocationError,
+    BudgetError,
+    InputError,
+    RankscopeError,
+    SpaceError,
+    TrainingError,
+    UnsupportedModelError,
+)
+from rankscope.models.loading import MODELS, load_model
+from rankscope.registry import SPACES, Registry, register_space
+from rankscope.space.builder import SpaceBuilder
+from rankscope.space.cost import edge_cost, rank_unit_cost
+from rankscope.space.edge import Edge, parse_site, site
+from rankscope.space.graph import SearchSpace
+from rankscope.space.sitemap import (
+    Block,
+    Family,
+    SiteMap,
+    register_family,
+    site_map,
+    supported_model_types,
+)
 
 
 def build_space(space, model, **options) -> SearchSpace:

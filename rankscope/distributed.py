@@ -27,7 +27,7 @@ from typing import Callable
 
 import torch
 
-from .errors import InputError
+from rankscope.errors import InputError
 
 
 def _dist():

@@ -38,7 +38,7 @@ so the proxies score what the Trainer minimises:
 
 * a causal LM (``AutoModelForCausalLM``: ``*ForCausalLM``, ``GPT2LMHeadModel``, …) whose batches
   carry ``labels`` aligned with ``input_ids``, ``-100`` on prompt and padding tokens (as
-  :func:`~rankscope.tasks.causal.tokenize_causal` + ``causal_collate`` build them):
+  :func:`~rankscope.tasks.causal.features.tokenize_causal` + ``causal_collate`` build them):
   :class:`~rankscope.harness.objectives.CausalLM`, the mean next-token NLL over the target tokens,
   as ``rankscope search --task gsm8k`` scores. Its metrics (NLL, perplexity) make ``alpha_test``
   usable. There is no task head: ``lm_head`` stays frozen and only the adapters train;
@@ -56,14 +56,14 @@ from types import SimpleNamespace
 
 from transformers import TrainerCallback
 
-from . import distributed
-from .allocators import ALLOCATORS, AllocationContext, Allocator
-from .attach import attach
-from .budget import Budget
-from .errors import InputError, TrainingError
-from .harness.hooks import TrainState
-from .harness.objectives import CausalLM
-from .models import head_modules
+from rankscope import distributed
+from rankscope.adapters.attach import attach
+from rankscope.allocation.budget import Budget
+from rankscope.allocators import ALLOCATORS, AllocationContext, Allocator
+from rankscope.errors import InputError, TrainingError
+from rankscope.harness.hooks import TrainState
+from rankscope.harness.objectives import CausalLM
+from rankscope.models.loading import head_modules
 
 log = logging.getLogger(__name__)
 SUPPORTED = ("salient", "adalora", "proxy-dynamic")
@@ -76,7 +76,7 @@ class _CausalLoss(CausalLM):
     def forward(self, model, batch):
         if "labels" not in batch:
             raise InputError("a causal-LM scoring batch needs labels (the input ids, -100 where no loss "
-                             "is taken): tokenize with rankscope.tasks.causal.tokenize_causal, or use "
+                             "is taken): tokenize with rankscope.tasks.causal.features.tokenize_causal, or use "
                              "DataCollatorForLanguageModeling(tokenizer, mlm=False)")
         return super().forward(model, batch)
 
@@ -84,7 +84,7 @@ class _CausalLoss(CausalLM):
 def scoring_objective(model):
     """The loss proxies score ``model`` with (see the module docstring): the causal-LM objective
     for a causal LM, else the model's own ``loss``."""
-    from .export import is_causal_lm
+    from rankscope.checkpoints.peft_export import is_causal_lm
 
     causal = is_causal_lm(model) or type(model).__name__.endswith("ForCausalLM")  # remote-code models
     return _CausalLoss() if causal else _ModelLoss()
@@ -168,7 +168,7 @@ class CallbackTrainer:
                          "propose (a proxy warm-up, an outer search) need `rankscope search`")
 
     def scoring_batches(self, n: int, data: str = "sample", seed: int = 0) -> list:
-        from .scoring import scoring_batches
+        from rankscope.scoring import scoring_batches
 
         if self._rows is None:
             raise InputError("proxy-dynamic scores the edges on batches of your training data: call "
@@ -181,7 +181,7 @@ class CallbackTrainer:
 
 
 class RankscopeCallback(TrainerCallback):
-    """``allocator`` (name or instance), ``space`` (name or :class:`~rankscope.space.Space`) and
+    """``allocator`` (name or instance), ``space`` (name or :class:`~rankscope.space.graph.SearchSpace`) and
     ``budget`` (``"r2"``, a parameter count, …) as in ``rankscope search``; ``options`` are the
     allocator's. ``objective`` overrides the scoring loss (default: picked from the model in
     :meth:`prepare`, see the module docstring); after ``prepare`` it is the one in use."""
@@ -210,7 +210,7 @@ class RankscopeCallback(TrainerCallback):
 
         ``proxy-dynamic`` also scores the edges on K batches of ``batch_size`` drawn (seeded)
         from ``train_dataset`` and batched by ``data_collator`` (the ones you give the Trainer)."""
-        from .registry import SPACES
+        from rankscope.registry import SPACES
 
         if not isinstance(total_steps, int) or total_steps < 1:
             raise InputError(f"total_steps must be the Trainer's number of optimizer steps (≥ 1), got {total_steps!r}")

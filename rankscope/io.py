@@ -33,7 +33,7 @@ def atomic_write_text(path, text: str) -> Path:
 def read_json(path, what: str = "file", error=None):
     """The JSON value in ``path``; a missing, unreadable or malformed file raises ``error``
     (default :class:`~rankscope.errors.InputError`) naming the path and ``what`` it should be."""
-    from .errors import InputError
+    from rankscope.errors import InputError
 
     error = error or InputError
     path = Path(path)

@@ -18,7 +18,7 @@ import logging
 import re
 from importlib.metadata import entry_points
 
-from .errors import InputError
+from rankscope.errors import InputError
 
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
@@ -58,6 +58,14 @@ class Registry:
             return o
 
         return deco if obj is None else deco(obj)
+
+    def unregister(self, name: str) -> None:
+        """Forget what :meth:`register` put under ``name`` (tests and notebooks undo their
+        registrations). An entry point of that name stays: the next :meth:`get` loads it again."""
+        self._scan()
+        if name not in self._items and name not in self._entry_points:
+            raise InputError(f"{self.kind} {name!r} is not registered")
+        self._items.pop(name, None)
 
     def names(self) -> list[str]:
         self._scan()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rankscope.builder import DEFAULT_MAX_RANK, SpaceBuilder
-from rankscope.sitemap import site_map
+from rankscope.space.builder import DEFAULT_MAX_RANK, SpaceBuilder
+from rankscope.space.sitemap import site_map
 
 LORA_TYPES = ("query", "key", "value", "qkv", "attn_out", "gate", "ffn_in", "ffn_out")
 QV_TYPES = ("query", "value", "qkv")

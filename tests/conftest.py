@@ -1,14 +1,33 @@
 """Shared fixtures: tiny random models (2 layers, hidden 32) of every supported family."""
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
 
+# the repository, and the shared data beside the checkout (GLUE, GSM8K): tests in subfolders
+# name paths through these, never through how deep their own file sits
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def declared_entry_points(group: str) -> dict[str, str]:
+    """``{name: target}`` of an entry-point group as ``pyproject.toml`` declares it: the built-in
+    plugins (allocators, proxies, spaces) a coverage test holds its contract tests against (the
+    source, not the installed metadata, which a stale install could leave behind)."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: pytest brings tomli
+        import tomli as tomllib
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["entry-points"][group]
+    assert declared, f"pyproject.toml declares no {group} entry points"
+    return dict(declared)
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-# the planted cache (rankscope.planted.cache) of this test session: never the user's, and fresh, so
+# the planted cache (rankscope.tasks.planted.cache) of this test session: never the user's, and fresh, so
 # every baseline a test checks is really trained (processes the tests start inherit it)
 if "RANKSCOPE_CACHE" not in os.environ:
     import tempfile
@@ -32,6 +51,22 @@ def _no_stray_processes():
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+@pytest.fixture
+def registered():
+    """``registered(registry, name, obj)``: register ``obj`` under ``name`` for this test only;
+    the name is unregistered after it (the registries are global: nothing a test registers may
+    leak into another test)."""
+    done = []
+
+    def register(registry, name, obj):
+        registry.register(name, obj)
+        done.append((registry, name))
+        return obj
+    yield register
+    for registry, name in reversed(done):
+        registry.unregister(name)
 
 
 SMALL = dict(num_hidden_layers=2, num_attention_heads=2, vocab_size=100)

@@ -17,9 +17,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from conftest import make_tiny  # noqa: E402
 from ddp_worker import disagree  # noqa: E402
+from test_trainer_callback import Rows  # noqa: E402
+
 from rankscope import distributed  # noqa: E402
 from rankscope.integrations import RankscopeCallback  # noqa: E402
-from test_trainer_callback import Rows  # noqa: E402
 
 OPTIONS = {"adalora": {"tinit": 2, "tfinal": 3}, "salient": {"T_i": 2, "T_f": 4}}
 

@@ -1,5 +1,5 @@
 """One process of tests/test_distributed.py: train the in-training allocators on the tiny planted
-task through ``rankscope.run`` and write, per optimizer step, the masks this rank applied.
+task through ``rankscope.search.pipeline`` and write, per optimizer step, the masks this rank applied.
 
     python tests/ddp_worker.py OUT_DIR [--disagree]
 
@@ -18,15 +18,16 @@ import torch
 torch.set_num_threads(1)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from rankscope import distributed  # noqa: E402
-from rankscope.allocators import adalora, proxy_dynamic, salient  # noqa: E402
-from rankscope.harness.hooks import StepHook  # noqa: E402
 from dataclasses import replace  # noqa: E402
 
-from rankscope.run import run  # noqa: E402
-from rankscope.session import Session  # noqa: E402
-from rankscope.validate import validate  # noqa: E402
-from rankscope.search_config import SearchConfig  # noqa: E402
+from rankscope import distributed  # noqa: E402
+from rankscope.allocators.proxy import dynamic as proxy_dynamic  # noqa: E402
+from rankscope.allocators.svd import adalora, salient
+from rankscope.harness.hooks import StepHook  # noqa: E402
+from rankscope.search.config import SearchConfig  # noqa: E402
+from rankscope.search.pipeline import run  # noqa: E402
+from rankscope.search.session import Session  # noqa: E402
+from rankscope.search.validate import validate  # noqa: E402
 from rankscope.testing import SMALL_RUN  # noqa: E402
 
 RUNS = {

@@ -13,7 +13,7 @@ import rankscope as rs
 from rankscope.harness.loop import evaluate_batches
 from rankscope.harness.objectives import CausalLM
 from rankscope.integrations import CallbackTrainer, RankscopeCallback, scoring_objective
-from rankscope.tasks.causal import CausalRow, causal_collate, tokenize_causal
+from rankscope.tasks.causal.features import CausalRow, causal_collate, tokenize_causal
 
 STEPS, BATCH = 8, 4  # 32 rows: 8 batches, one epoch, so proxy-dynamic scores once, at step 0
 
@@ -79,7 +79,7 @@ def test_proxy_scoring_uses_the_causal_loss(tmp_path, rows, tok, monkeypatch):
     """proxy-dynamic's scores inside the Trainer are those of the CausalLM objective: every scoring
     batch goes through ``CausalLM.forward`` (the model is called without labels; the loss is the
     NLL on the target tokens), and they equal an independent ``score_edges`` with ``CausalLM``."""
-    from rankscope.attach import attach
+    from rankscope.adapters.attach import attach
     from rankscope.scoring import get_proxy, score_edges
 
     calls = []
@@ -137,7 +137,7 @@ def test_causal_example_runs_and_saves_the_adapters(tmp_path):
     import sys
     from pathlib import Path
 
-    from rankscope.tasks.gsm8k import default_gsm8k_dir
+    from rankscope.tasks.causal.gsm8k import default_gsm8k_dir
 
     data = default_gsm8k_dir()
     if not Path(data, "train.jsonl").is_file():

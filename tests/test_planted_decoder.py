@@ -1,4 +1,4 @@
-"""The planted task on pre-LN decoders (rankscope.planted.stream): normalised stream features,
+"""The planted task on pre-LN decoders (rankscope.tasks.planted.stream): normalised stream features,
 stream-relative plant scale, robust statistics, and a short training that learns."""
 
 import math
@@ -7,12 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from rankscope.attach import attach
+from rankscope.adapters.attach import attach
 from rankscope.harness.data import padding_collate
-from rankscope.models import load_model
-from rankscope.planted import PlantedConfig, build_planted_task
-from rankscope.planted import cache as planted_cache
-from rankscope.planted.stream import (
+from rankscope.models.loading import load_model
+from rankscope.registry import SPACES
+from rankscope.search.config import SearchConfig
+from rankscope.search.session import Session
+from rankscope.space.trace import capture_sites
+from rankscope.tasks.planted import PlantedConfig, build_planted_task
+from rankscope.tasks.planted import cache as planted_cache
+from rankscope.tasks.planted.stream import (
     inlier_rows,
     is_pre_ln,
     rms_normalise,
@@ -20,16 +24,12 @@ from rankscope.planted.stream import (
     stream_sites,
     token_rms,
 )
-from rankscope.planted.task import (
+from rankscope.tasks.planted.task import (
     block_features,
     choose_plants,
     plant_weights,
     sample_inputs,
 )
-from rankscope.registry import SPACES
-from rankscope.search_config import SearchConfig
-from rankscope.session import Session
-from rankscope.trace import capture_sites
 
 SMALL = {"n_train": 64, "n_dev": 32, "seq_len": 12}
 

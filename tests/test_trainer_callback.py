@@ -3,10 +3,10 @@ accumulation included), prunes to the budget, and fails loudly when misused."""
 
 import pytest
 import torch
+from conftest import make_tiny
 from transformers import Trainer, TrainingArguments
 
 import rankscope as rs
-from conftest import make_tiny
 from rankscope.errors import InputError, TrainingError
 from rankscope.integrations import RankscopeCallback
 

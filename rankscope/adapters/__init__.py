@@ -1,8 +1,8 @@
 """Low-rank adapter modules in two forms behind one interface (see :mod:`.base`)."""
 
-from .base import LowRankAdapter
-from .lora import LoRAAdapter
-from .svd import SVDAdapter
+from rankscope.adapters.base import LowRankAdapter
+from rankscope.adapters.lora import LoRAAdapter
+from rankscope.adapters.svd import SVDAdapter
 
 ADAPTER_FORMS = {"lora": LoRAAdapter, "svd": SVDAdapter}
 

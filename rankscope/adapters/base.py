@@ -7,7 +7,7 @@ An adapter of rank r factors its update as  Δ(x) = up · diag(g) · down · x, 
                                       = scale · mask · λ        (SVD)
     up   : d_out × r    (LoRA: B,  SVD: P)
 
-The attach machinery (``rankscope.site_hooks``) only touches ``down``, ``gate()`` and ``up``, which
+The attach machinery (``rankscope.adapters.runtime``) only touches ``down``, ``gate()`` and ``up``, which
 lets it batch all edges that share a source into one matmul and all edges that share a target
 into another. ``mask`` is a 0/1 buffer of length r; :meth:`keep` physically slices ranks away
 (``compact()``), which leaves the function unchanged because masked ranks contribute zero.

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from .base import LowRankAdapter
+from rankscope.adapters.base import LowRankAdapter
 
 
 class LoRAAdapter(LowRankAdapter):

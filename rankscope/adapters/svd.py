@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import LowRankAdapter
+from rankscope.adapters.base import LowRankAdapter
 
 
 class SVDAdapter(LowRankAdapter):

@@ -33,11 +33,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-from ..errors import InputError
-from ..registry import Registry
-from .context import AllocationContext, Plan
-from .options import AllocatorOptions
-from .report import ReportSection
+from rankscope.allocators.context import AllocationContext, Plan
+from rankscope.allocators.options import AllocatorOptions
+from rankscope.allocators.report import ReportSection
+from rankscope.errors import InputError
+from rankscope.registry import Registry
 
 ALLOCATORS = Registry("rankscope.allocators", "allocator")
 

@@ -2,7 +2,7 @@
 
 The context is narrow and typed. Its :class:`Trainer` is the only way an allocator trains or
 scores, so attach → train → detach → restore-the-head exists once, in the run's session
-(:class:`rankscope.session.Session`); the ``transformers.Trainer`` callback implements the same
+(:class:`rankscope.search.session.Session`); the ``transformers.Trainer`` callback implements the same
 protocol (:class:`rankscope.integrations.CallbackTrainer`)::
 
     ctx.trainer.total_steps                  optimizer steps of the run
@@ -18,14 +18,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 if TYPE_CHECKING:  # annotations only: no import edge at run time
-    from ..allocation import Allocation
-    from ..budget import Budget
-    from ..harness.hooks import StepHook
-    from ..harness.outcome import TrainOutcome
-    from ..space import SearchSpace
+    from torch import nn
+
+    from rankscope.allocation.allocation import Allocation
+    from rankscope.allocation.budget import Budget
+    from rankscope.harness.hooks import StepHook
+    from rankscope.harness.objectives import Objective
+    from rankscope.harness.outcome import TrainOutcome
+    from rankscope.space.graph import SearchSpace
 
 
 class Trainer(Protocol):
@@ -44,7 +47,7 @@ class Trainer(Protocol):
     def device(self) -> str: ...
 
     @property
-    def objective(self) -> Any: ...
+    def objective(self) -> Objective: ...
 
     @property
     def train_size(self) -> int: ...
@@ -79,7 +82,7 @@ class AllocationContext:
 
     space: "SearchSpace"
     budget: "Budget"
-    model: Any
+    model: nn.Module
     trainer: Trainer
     seed: int = 0
     workdir: Path | None = None

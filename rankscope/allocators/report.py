@@ -14,9 +14,9 @@ The uniform allocation shown beside the chosen one is the trained baseline's, el
 ``section.uniform_edges(result)``.
 
 A section reads only its own family's record, ``result["extras"]["allocator"]``
-(:func:`allocator_record`), and returns display-ready :class:`rankscope.table.Table` objects,
-every cell formatted by the :mod:`rankscope.table` formatters (and plotly figures styled with
-:mod:`rankscope.plotting`)::
+(:func:`allocator_record`), and returns display-ready :class:`rankscope.display.tables.Table` objects,
+every cell formatted by the :mod:`rankscope.display.tables` formatters (and plotly figures styled with
+:mod:`rankscope.display.plots`)::
 
     class PruningSection(ReportSection):
         def tables(self, result):
@@ -38,7 +38,7 @@ Sections live beside their allocators, so this module (and every section) must n
 
 from __future__ import annotations
 
-from ..table import Table
+from rankscope.display.tables import Table
 
 
 def allocator_record(result: dict) -> dict:

@@ -17,9 +17,9 @@ The whole contract in a few lines: ``propose`` returns a :class:`~.context.Plan`
 
 from __future__ import annotations
 
-from ..projection import project_to_budget
-from .base import Allocator
-from .context import AllocationContext, Plan
+from rankscope.allocation.projection import project_to_budget
+from rankscope.allocators.base import Allocator
+from rankscope.allocators.context import AllocationContext, Plan
 
 
 def uniform_allocation(space, budget, form: str = "lora"):

@@ -12,11 +12,10 @@ import sys
 
 import typer
 
-from ..errors import InputError, RankscopeError
-
-from . import browse, compare_cmd, export_cmd, search  # noqa: F401  (registers the commands on ``app``)
-from .app import app
-from .browse import names_for
+from rankscope.cli import browse, compare_cmd, export_cmd, search  # noqa: F401  (registers the commands on ``app``)
+from rankscope.cli.app import app
+from rankscope.cli.browse import names_for
+from rankscope.errors import InputError, RankscopeError
 
 __all__ = ["app", "main", "names_for"]
 

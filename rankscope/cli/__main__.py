@@ -1,5 +1,5 @@
 """``python -m rankscope.cli``: the same as the ``rankscope`` command."""
 
-from . import main
+from rankscope.cli import main
 
 main()

@@ -7,8 +7,8 @@ from enum import Enum
 
 import typer
 
-from ..errors import InputError
-from .app import app
+from rankscope.cli.app import app
+from rankscope.errors import InputError
 
 
 class Listable(str, Enum):
@@ -21,10 +21,10 @@ class Listable(str, Enum):
 
 def names_for(kind: str) -> list[str]:
     """The names a CLI choice accepts: exactly the registry's."""
-    from .. import MODELS, SPACES
-    from ..allocators import ALLOCATORS
-    from ..scoring import PROXIES
-    from ..tasks import task_names
+    from rankscope import MODELS, SPACES
+    from rankscope.allocators import ALLOCATORS
+    from rankscope.scoring import PROXIES
+    from rankscope.tasks import task_names
 
     if kind == "tasks":
         return task_names()
@@ -41,8 +41,8 @@ def ls(kind: Listable = typer.Argument(..., help="What to list.")):
 @app.command("show")
 def show(run_dir: str = typer.Argument(..., help="A run directory written by `rankscope search`.")):
     """Print a terminal summary of one run."""
-    from ..report import render_terminal
-    from ..rundir import load_result
+    from rankscope.report import render_terminal
+    from rankscope.search.rundir import load_result
 
     typer.echo(render_terminal(load_result(run_dir)))
 
@@ -57,10 +57,10 @@ def report(
     prints them (or the reason they cannot be paired)."""
     from pathlib import Path
 
-    from ..compare import comparison_or_reason
-    from ..io import atomic_write_text
-    from ..report import render_comparison_html, render_comparison_markdown
-    from ..rundir import check_dir_path, load_result
+    from rankscope.io import atomic_write_text
+    from rankscope.report import render_comparison_html, render_comparison_markdown
+    from rankscope.search.compare import comparison_or_reason
+    from rankscope.search.rundir import check_dir_path, load_result
 
     names = ("report.md", "report.html")
     if out is not None:  # checked before reading anything; both files are rendered before either is written
@@ -105,9 +105,8 @@ def show_space(
 ):
     """Print the edge table of a search space built on a model."""
     import rankscope as rs
-
-    from ..models import MODELS
-    from ..rundir import check_dir_path
+    from rankscope.models.loading import MODELS
+    from rankscope.search.rundir import check_dir_path
 
     rs.SPACES.get(name)  # an unknown space is refused before the model loads
     if not model.strip():

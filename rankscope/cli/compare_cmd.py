@@ -1,5 +1,5 @@
 """The ``compare`` command: an allocator's runs against uniform's, paired by seed, with a
-verdict in plain words (:mod:`rankscope.compare`)."""
+verdict in plain words (:mod:`rankscope.search.compare`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 
 import typer
 
-from .app import app
+from rankscope.cli.app import app
 
 
 @app.command("compare")
@@ -24,9 +24,9 @@ def compare_runs(
     reference: mean ± std per group, the paired difference with its 95 % interval
     (Student t below 10 pairs, percentile bootstrap from 10), and a verdict. Runs whose task,
     model, space, budget or schedule differ are refused."""
-    from ..compare import compare
-    from ..compare_table import paired_table, paired_verdicts
-    from ..table import format_table
+    from rankscope.display.paired import paired_table, paired_verdicts
+    from rankscope.display.tables import format_table
+    from rankscope.search.compare import compare
 
     out = compare(run_dirs, reference=reference)
     if as_json:

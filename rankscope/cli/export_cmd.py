@@ -1,6 +1,6 @@
 """The ``export`` command: a run's trained allocation as a plain PEFT adapter (``--peft``,
-:mod:`rankscope.export`), as a plain transformers model with the module edges merged into the
-weights (``--merged``, :mod:`rankscope.export_merged`), or both. Each output is written into a
+:mod:`rankscope.checkpoints.peft_export`), as a plain transformers model with the module edges merged into the
+weights (``--merged``, :mod:`rankscope.checkpoints.merged_export`), or both. Each output is written into a
 temporary directory beside it and renamed into place only once every requested output has been
 written and checked, so a failure leaves nothing behind."""
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import typer
 
-from ..errors import InputError
-from .app import app
+from rankscope.cli.app import app
+from rankscope.errors import InputError
 
 
 def _check_target(flag: str, path: str, run_dir: str, overwrite: bool):
@@ -17,7 +17,7 @@ def _check_target(flag: str, path: str, run_dir: str, overwrite: bool):
     without ``overwrite``."""
     from pathlib import Path
 
-    from ..rundir import check_dir_path
+    from rankscope.search.rundir import check_dir_path
 
     out = check_dir_path(path, flag)
     src, dst = Path(run_dir).resolve(), out.resolve()
@@ -71,15 +71,15 @@ def export(
     import os
     import shutil
     import tempfile
-    import tomllib
     from pathlib import Path
 
-    from ..adapter_io import load_adapters
-    from ..attach import DEFAULT_ALPHA
-    from ..harness.loop import seed_everything
-    from ..models import load_model
-    from ..rundir import load_result
-    from ..tasks import CAUSAL
+    import tomllib
+
+    from rankscope.adapters.attach import DEFAULT_ALPHA
+    from rankscope.checkpoints.native import load_adapters
+    from rankscope.harness.loop import seed_everything
+    from rankscope.search.rundir import load_result
+    from rankscope.tasks import task_kind
 
     if peft is None and merged is None:
         raise InputError("nothing to export: give --peft DIR (a PEFT adapter), --merged DIR (a plain transformers "
@@ -95,13 +95,11 @@ def export(
             raise InputError(f"--peft {peft} and --merged {merged} overlap; give two separate directories")
     if global_scaling not in ("trained", "lora", "rslora"):
         raise InputError(f"unknown --global-scaling {global_scaling!r}; valid: trained, lora, rslora")
-    causal = result.get("task") in CAUSAL  # a decoder run: the causal LM, whose lm_head was not trained
+    kind = task_kind(result.get("task"))  # the base as the run loaded it (a decoder: its causal LM)
 
     def base():  # the search seeds before loading (random tiny models depend on it)
         seed_everything(result.get("seed", 0))
-        if causal:
-            return load_model(result["model"], causal_lm=True)
-        return load_model(result["model"], result.get("num_labels"))
+        return kind.load_model(result["model"], num_labels=result.get("num_labels"))
 
     made, tmps, lines = [], {}, []
     umask = os.umask(0o22)
@@ -113,7 +111,7 @@ def export(
             tmps[flag] = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
             tmps[flag].chmod(0o777 & ~umask)  # as a plain mkdir would make it (mkdtemp: owner only)
         if "--peft" in outs:
-            from ..export import export_peft
+            from rankscope.checkpoints.peft_export import export_peft
 
             model = base()[0]
             handle = load_adapters(model, Path(run_dir) / "adapter")
@@ -127,7 +125,7 @@ def export(
                                      fresh_model=base()[0], alpha=alpha, scaling=scaling)
             lines.append(_peft_line(outs["--peft"], summary))
         if "--merged" in outs:
-            from ..export_merged import export_merged
+            from rankscope.checkpoints.merged_export import export_merged
 
             model, tok = base()
             handle = load_adapters(model, Path(run_dir) / "adapter")

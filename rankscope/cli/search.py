@@ -1,4 +1,4 @@
-"""``rankscope search``: its flags are the fields of :class:`~rankscope.search_config.SearchConfig`.
+"""``rankscope search``: its flags are the fields of :class:`~rankscope.search.config.SearchConfig`.
 
 Every field whose metadata says ``flag`` becomes ``--field-name`` with the field's help text and
 default (:meth:`SearchConfig.help_text`), so ``--help`` cannot drift from the config. Beside
@@ -6,7 +6,7 @@ them: the shortcut flags of the most used allocator options (:data:`OPTION_FLAGS
 KEY=VALUE`` for any other option, and the flags about the run itself (:data:`RUN_FLAGS`).
 
 The command resolves the settings (defaults < ``--config`` < flags), validates them all once
-(:func:`rankscope.validate.validate`, which builds the allocator), checks ``--out``, and only then
+(:func:`rankscope.search.validate.validate`, which builds the allocator), checks ``--out``, and only then
 loads anything: a mistake exits 2 having written nothing.
 """
 
@@ -25,9 +25,9 @@ from typing import Optional
 
 import typer
 
-from ..errors import InputError
-from ..search_config import SearchConfig
-from .app import app
+from rankscope.cli.app import app
+from rankscope.errors import InputError
+from rankscope.search.config import SearchConfig
 
 # allocator options with a flag of their own: name → (type, help)
 OPTION_FLAGS = {
@@ -60,22 +60,22 @@ RUN_TYPES = {"trials_only": bool, "option": Optional[list[str]], "config": Optio
 
 
 # flags whose valid values come from a registry (or a fixed table): they are listed in --help and
-# offered by shell completion; the values are checked by rankscope.validate with our message
+# offered by shell completion; the values are checked by rankscope.search.validate with our message
 CHOICES = {"space": "spaces", "allocator": "allocators", "model": "models", "task": "tasks", "proxy": "proxies",
            "sampler": "samplers", "pruner": "pruners", "preset": "presets"}
 
 
 def choices(kind: str) -> list[str]:
-    from .browse import names_for
+    from rankscope.cli.browse import names_for
 
     if kind in ("samplers", "pruners"):
-        from ..study.samplers import PRUNERS, SAMPLERS
+        from rankscope.allocators.optuna.samplers import PRUNERS, SAMPLERS
 
         return list(SAMPLERS if kind == "samplers" else PRUNERS)
     if kind == "presets":
-        from ..search_config import PRESETS
+        from rankscope.tasks import all_presets
 
-        return list(PRESETS)
+        return list(all_presets())
     return names_for(kind)
 
 
@@ -154,10 +154,17 @@ def _clean(staging: Path, made: list) -> None:
 def search(**flags):
     """Allocate a LoRA budget over a search space, train it, and write a run directory
     (result.json, allocation.json, report.md, report.html, config.toml)."""
-    from .. import distributed
-    from ..rundir import check_dir_path, check_out, default_out, remove_leftovers, staging_prefix, write_run
-    from ..run import run_search, run_trials_only
-    from ..validate import validate
+    from rankscope import distributed
+    from rankscope.search.pipeline import run_search, run_trials_only
+    from rankscope.search.rundir import (
+        check_dir_path,
+        check_out,
+        default_out,
+        remove_leftovers,
+        staging_prefix,
+        write_run,
+    )
+    from rankscope.search.validate import validate
 
     cfg = resolve(flags)
     allocator = validate(cfg)  # every setting, once, before anything loads
@@ -201,7 +208,7 @@ def search(**flags):
     if flags["json_out"]:
         typer.echo(json.dumps(record, indent=2))
     else:
-        from ..report import render_terminal
+        from rankscope.report import render_terminal
 
         typer.echo(render_terminal(record))
         typer.echo(f"\nrun directory: {out_dir}\nreport: {out_dir / 'report.html'}")

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
+
+if TYPE_CHECKING:  # annotations only
+    from rankscope.harness.objectives import Objective
 
 
 @dataclass
@@ -25,7 +28,7 @@ class PreparedTask:
     train: list
     dev: list
     collate: Callable
-    objective: object
+    objective: Objective
     head_params: int = 0
 
     def with_dev_subset(self, n: int | None) -> "PreparedTask":

@@ -28,6 +28,30 @@ are sliced to the kept ranks and the schedule continues where it was.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # annotations only: no import edge at run time
+    import torch
+    from torch import nn
+
+    from rankscope.adapters.handle import AdapterHandle
+
+
+class LRSchedule(Protocol):
+    """The learning-rate schedule a hook sees: ``torch.optim.lr_scheduler.LambdaLR`` under
+    ``rankscope search``; inside a ``transformers.Trainer`` whatever the Trainer built (an
+    ``LRScheduler``, or accelerate's ``AcceleratedScheduler`` / DeepSpeed's wrapper around one)."""
+
+    def step(self) -> None: ...
+
+    def get_last_lr(self) -> list[float]: ...
+
+
+class RebuildOptimizer(Protocol):
+    """``state.rebuild_optimizer(kept)``: a new optimizer over the live parameters after
+    ``state.handle.compact()``, moments sliced to ``kept`` (what ``compact`` returned)."""
+
+    def __call__(self, kept: dict[str, torch.Tensor] | None = None) -> None: ...
 
 
 class StepHook:
@@ -51,17 +75,17 @@ class StepHook:
 class TrainState:
     """What a hook sees. ``loss`` and ``orth`` are floats of the current step."""
 
-    model: object
-    handle: object
-    optimizer: object
-    scheduler: object
+    model: nn.Module
+    handle: AdapterHandle
+    optimizer: torch.optim.Optimizer
+    scheduler: LRSchedule
     total_steps: int
     steps_per_epoch: int
     step: int = 0
     loss: float = float("nan")
     orth: float | None = None
     extras: dict = field(default_factory=dict)
-    rebuild_optimizer: object = None  # callable(kept: dict | None) -> None, set by the harness
+    rebuild_optimizer: RebuildOptimizer | None = None  # set by the harness (None in a Trainer callback)
 
     @property
     def epoch(self) -> float:

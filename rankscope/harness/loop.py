@@ -14,16 +14,17 @@ import logging
 import math
 import random
 import time
+
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .. import distributed
-from ..models import head_modules
-from .data import PreparedTask, batches
-from .hooks import StepHook, TrainState
-from .objectives import to_numpy
-from .outcome import DivergedError, TrainOutcome
+from rankscope import distributed
+from rankscope.harness.data import PreparedTask, batches
+from rankscope.harness.hooks import StepHook, TrainState
+from rankscope.harness.objectives import to_numpy
+from rankscope.harness.outcome import DivergedError, TrainOutcome
+from rankscope.models.loading import head_modules
 
 log = logging.getLogger(__name__)
 

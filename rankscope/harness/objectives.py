@@ -4,13 +4,37 @@
   (cross-entropy, or MSE for regression), metrics from the task spec.
 * :class:`CausalLM` — decoder tasks (GSM8K, prompt/response, chat, text): loss on target tokens
   only; dev NLL per target token (primary, lower is better) and perplexity.
-* The planted-structure regression is :class:`rankscope.planted.task.PlantedRegression`.
+* The planted-structure regression is :class:`rankscope.tasks.planted.task.PlantedRegression`.
+
+:class:`Objective` is the protocol all of them satisfy: the harness trains through it, the
+proxies score through it, and a Trainer callback supplies its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Protocol
+
 import numpy as np
 import torch
+
+
+class Objective(Protocol):
+    """How a batch becomes a loss and predictions become metrics: the task's objective
+    (:class:`~rankscope.harness.objectives.SequenceClassification`, ``CausalLM``, the planted
+    regression, an ``nn.Module``) or any object with these four members (a Trainer callback's).
+
+    ``forward`` returns ``(loss, predictions, targets)``: the loss with its graph, the others
+    detached (``targets`` may be ``None`` where the batch has no labels). ``primary`` names the
+    metric of :meth:`metrics` that ranks runs, higher better when ``greater_is_better``."""
+
+    primary: str
+    greater_is_better: bool
+
+    def forward(self, model: torch.nn.Module, batch: Mapping[str, torch.Tensor]
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]: ...
+
+    def metrics(self, preds: np.ndarray, targets: np.ndarray) -> dict[str, float]: ...
 
 
 class SequenceClassification:

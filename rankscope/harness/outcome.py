@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ..errors import TrainingError
+from rankscope.errors import TrainingError
+
+if TYPE_CHECKING:  # annotations only
+    from rankscope.allocation.allocation import Allocation
 
 
 @dataclass
@@ -20,7 +24,7 @@ class TrainOutcome:
     train_s: float = 0.0  # wall time of the whole loop, evaluations included
     steps: int = 0
     eval_s: float = 0.0  # of which dev evaluation
-    allocation: object = None
+    allocation: Allocation | None = None
     test_s: float = 0.0  # after training: decoding the test problems (GSM8K exact match), if asked
 
     @property

@@ -4,21 +4,29 @@ Every number comes from the accessors in :mod:`.schema` (``rank_grid``, ``used_p
 ``baseline``, ``primary_metric``), so a figure always shows what the tables say. The figures here
 are the generic ones; an allocator family's section adds its own after them (:func:`run_figures`).
 
-Every user-supplied string placed in a figure goes through :func:`rankscope.plotting.label`
+Every user-supplied string placed in a figure goes through :func:`rankscope.display.plots.label`
 (cleaned, password-redacted, then HTML-escaped, because plotly renders a small HTML subset in
 titles, tick labels and hover text), and every figure is styled by
-:func:`rankscope.plotting.layout`, which the sections use too.
+:func:`rankscope.display.plots.layout`, which the sections use too.
 """
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from ..plotting import MUTED, label, layout
-from ..table import fmt_int, text
-from .schema import BASELINE, baseline, edges_of, primary_metric, rank_grid, run_name, used_params
-from .sections import section_of
-from .tables import uniform_edges
+from rankscope.display.plots import MUTED, label, layout
+from rankscope.display.tables import fmt_int, text
+from rankscope.report.schema import (
+    BASELINE,
+    baseline,
+    edges_of,
+    primary_metric,
+    rank_grid,
+    run_name,
+    used_params,
+)
+from rankscope.report.sections import section_of
+from rankscope.report.tables import uniform_edges
 
 
 def rank_heatmap(edges: list, name: str, zmax=None) -> go.Figure:

@@ -7,7 +7,7 @@ Two guarantees:
   loads no script, stylesheet or font from the network, so it opens on an air-gapped machine.
 * **Escaped.** Every string written into the page passes through :func:`html.escape` here (the
   table cells are plain text, from ``tables.py`` and the allocator's section alike); strings
-  inside figures are escaped by :func:`rankscope.plotting.label`. A space named
+  inside figures are escaped by :func:`rankscope.display.plots.label`. A space named
   ``<script>alert(1)</script>`` is shown, never run.
 """
 
@@ -15,11 +15,16 @@ from __future__ import annotations
 
 from html import escape
 
-from ..compare_table import paired_table, paired_verdicts
-from ..table import Table
-from .figures import comparison_figures, run_figures
-from .schema import comparison_title, failure_reason, header_fields, report_title
-from .tables import comparison_table, report_tables
+from rankscope.display.paired import paired_table, paired_verdicts
+from rankscope.display.tables import Table
+from rankscope.report.figures import comparison_figures, run_figures
+from rankscope.report.schema import (
+    comparison_title,
+    failure_reason,
+    header_fields,
+    report_title,
+)
+from rankscope.report.tables import comparison_table, report_tables
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -90,7 +95,7 @@ def render_html(result: dict) -> str:
 
 
 def paired_html(paired: dict) -> str:
-    """The paired comparison of :mod:`rankscope.compare`: its table, then a list of the verdicts."""
+    """The paired comparison of :mod:`rankscope.search.compare`: its table, then a list of the verdicts."""
     items = "".join(f"<li>{escape(v)}</li>" for v in paired_verdicts(paired))
     return table_html(paired_table(paired)) + (f'\n<ul class="verdicts">{items}</ul>' if items else "")
 

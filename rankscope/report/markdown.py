@@ -2,7 +2,7 @@
 
 This module only decides layout. Which tables exist and what they contain is decided once, in
 ``tables.py`` (and the allocator's section, :mod:`.sections`), and how numbers are formatted in
-:mod:`rankscope.table`; the HTML and terminal reports show the same cells.
+:mod:`rankscope.display.tables`; the HTML and terminal reports show the same cells.
 
 Cells are escaped for Markdown by :func:`cell`: ``|`` would end a table cell and ``<``/``>``
 would let a name be read as raw HTML by viewers that allow it, so they become ``\\|``,
@@ -11,10 +11,15 @@ would let a name be read as raw HTML by viewers that allow it, so they become ``
 
 from __future__ import annotations
 
-from ..compare_table import paired_table, paired_verdicts
-from ..table import Table
-from .schema import comparison_title, failure_reason, header_fields, report_title
-from .tables import comparison_table, report_tables
+from rankscope.display.paired import paired_table, paired_verdicts
+from rankscope.display.tables import Table
+from rankscope.report.schema import (
+    comparison_title,
+    failure_reason,
+    header_fields,
+    report_title,
+)
+from rankscope.report.tables import comparison_table, report_tables
 
 NONE_RECORDED = "_none recorded_"
 
@@ -54,7 +59,7 @@ def render_markdown(result: dict) -> str:
 
 
 def paired_md(paired: dict) -> str:
-    """The paired comparison of :mod:`rankscope.compare`: its table, then one bullet per verdict."""
+    """The paired comparison of :mod:`rankscope.search.compare`: its table, then one bullet per verdict."""
     lines = [table_md(paired_table(paired))]
     if verdicts := paired_verdicts(paired):
         lines += ["", *(f"- {cell(v)}" for v in verdicts)]
@@ -63,7 +68,7 @@ def paired_md(paired: dict) -> str:
 
 def render_comparison_markdown(results: list, paired: dict | None = None) -> str:
     """One table, one row per run; then, when ``paired`` is given (what
-    :func:`rankscope.compare.comparison_or_reason` returns), the paired comparison or why none was made."""
+    :func:`rankscope.search.compare.comparison_or_reason` returns), the paired comparison or why none was made."""
     parts = [f"# {cell(comparison_title(results))}", "", table_md(comparison_table(results))]
     if paired is not None:
         parts += ["", paired_md(paired)]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..table import is_number, text
+from rankscope.display.tables import is_number, text
 
 BASELINE = "uniform"
 TYPE_ORDER = ("query", "key", "value", "qkv", "attn_out", "gate", "ffn_in", "ffn_out",

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import logging
 
-from ..allocators import ALLOCATORS, Allocator
-from ..allocators.report import ReportSection
+from rankscope.allocators import ALLOCATORS, Allocator
+from rankscope.allocators.report import ReportSection
 
 log = logging.getLogger(__name__)
 DEFAULT = ReportSection()

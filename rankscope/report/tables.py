@@ -1,8 +1,8 @@
 """Report tables: the single source of truth behind the Markdown, HTML and terminal reports.
 
 Each builder reads a run's ``result`` dict (what a run writes to ``result.json``; its accessors
-are in :mod:`.schema`) and returns a :class:`~rankscope.table.Table` of *plain* strings, every
-cell formatted by :mod:`rankscope.table`. Renderers only lay the cells out and escape them for
+are in :mod:`.schema`) and returns a :class:`~rankscope.display.tables.Table` of *plain* strings, every
+cell formatted by :mod:`rankscope.display.tables`. Renderers only lay the cells out and escape them for
 their medium, so every number is formatted in exactly one place and the three reports cannot
 disagree.
 
@@ -17,10 +17,28 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..allocators.report import ReportSection
-from ..table import ABSENT, MISSING, Table, fmt_delta, fmt_int, fmt_metric, fmt_pct, fmt_seconds, text
-from .schema import BASELINE, baseline, edges_of, primary_metric, rank_grid, run_name, used_params
-from .sections import section_of
+from rankscope.allocators.report import ReportSection
+from rankscope.display.tables import (
+    ABSENT,
+    MISSING,
+    Table,
+    fmt_delta,
+    fmt_int,
+    fmt_metric,
+    fmt_pct,
+    fmt_seconds,
+    text,
+)
+from rankscope.report.schema import (
+    BASELINE,
+    baseline,
+    edges_of,
+    primary_metric,
+    rank_grid,
+    run_name,
+    used_params,
+)
+from rankscope.report.sections import section_of
 
 PLANTED_ORDER = ("gap_closed", "r2", "r2_uniform", "r2_oracle", "planted_recall",
                  "rank_spearman", "calibration_ratio")

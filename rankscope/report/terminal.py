@@ -2,17 +2,32 @@
 
 It shows a subset of the report's tables (header, budget, metrics against the baseline, the
 planted-task diagnostics, the block × edge-type rank tables, timing, plus the allocator section's
-tables named in its ``terminal_keys``) laid out by :func:`rankscope.table.format_table`. The
-cells are the same strings the Markdown and HTML reports show; :func:`rankscope.table.text` has
+tables named in its ``terminal_keys``) laid out by :func:`rankscope.display.tables.format_table`. The
+cells are the same strings the Markdown and HTML reports show; :func:`rankscope.display.tables.text` has
 already flattened control characters, so a run name cannot inject terminal escape codes.
 """
 
 from __future__ import annotations
 
-from ..table import MISSING, Table, fmt_delta, fmt_int, fmt_metric, format_table, text
-from .schema import baseline, failure_reason, header_fields, primary_metric, report_title, used_params
-from .sections import section_of
-from .tables import report_tables
+from rankscope.display.tables import (
+    MISSING,
+    Table,
+    fmt_delta,
+    fmt_int,
+    fmt_metric,
+    format_table,
+    text,
+)
+from rankscope.report.schema import (
+    baseline,
+    failure_reason,
+    header_fields,
+    primary_metric,
+    report_title,
+    used_params,
+)
+from rankscope.report.sections import section_of
+from rankscope.report.tables import report_tables
 
 SHOWN = ("budget", "metrics", "planted", "ranks", "ranks_uniform", "timing")  # + the section's keys
 

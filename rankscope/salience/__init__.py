@@ -1,4 +1,4 @@
-"""SalientLoRA's salience of singular values over a time-series window (specs/salientlora.md §2).
+"""SalientLoRA's salience of singular values over a time-series window (docs/architecture.md, "SalientLoRA and AdaLoRA").
 
     salience = λ_mix · OAM + (1 − λ_mix) · M · ID          ``mix="paper"`` (default, λ_mix = 0.7)
     salience = OAM + ID                                     ``mix="code"`` (the released code)
@@ -18,11 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..errors import InputError, TrainingError
-from .dependency import DependencyGraph, decycle, dependency_graph
-from .influence import influence_domain, streamed_influence
-from .magnitude import SCOPES, orthogonality_aware_magnitude, orthogonality_weights
-from .window import WindowSchedule, require_pruning
+from rankscope.errors import InputError, TrainingError
+from rankscope.salience.dependency import DependencyGraph, decycle, dependency_graph
+from rankscope.salience.influence import influence_domain, streamed_influence
+from rankscope.salience.magnitude import (
+    SCOPES,
+    orthogonality_aware_magnitude,
+    orthogonality_weights,
+)
+from rankscope.salience.window import WindowSchedule, require_pruning
 
 MIXES = ("paper", "code")
 

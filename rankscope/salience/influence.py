@@ -28,10 +28,9 @@ where de-cycling edits the edge list); both give the same ID (tested).
 from __future__ import annotations
 
 import numpy as np
-
 import torch
 
-from .dependency import BLOCK_ENTRIES, DependencyGraph, centred
+from rankscope.salience.dependency import BLOCK_ENTRIES, DependencyGraph, centred
 
 
 def _reverse_topological(graph: DependencyGraph) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Orthogonality-aware magnitude (OAM), SalientLoRA §2.3 (specs/salientlora.md).
+"""Orthogonality-aware magnitude (OAM), SalientLoRA §2.3 (docs/architecture.md, "SalientLoRA and AdaLoRA").
 
 Over a window of T optimizer steps with one orthogonality value R_k per step (the mean
 ‖PᵀP − I‖_F, ‖QQᵀ − I‖_F over all adapters, one scalar per step)::

@@ -1,4 +1,4 @@
-"""SalientLoRA's adaptive time-series window and pruning schedule (specs/salientlora.md §3).
+"""SalientLoRA's adaptive time-series window and pruning schedule (docs/architecture.md, "SalientLoRA and AdaLoRA").
 
 Phases over ``total`` optimizer steps: warm-up of n_i steps (no pruning), allocation over n_f
 steps (windowed pruning), then the final phase (masks frozen). During allocation, every step::
@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..errors import InputError
+from rankscope.errors import InputError
 
 
 def require_pruning(budget_init: int, budget_target: int) -> None:

@@ -3,9 +3,15 @@
 The proxies themselves live in the ``proxies/`` folder (one file each), installed as
 ``rankscope.proxies``."""
 
-from .proxy import PROXIES, Proxy, ScoringContext, connection_sensitivity, get_proxy
-from .score_pass import ScoreResult, score_edges, scoring_batches
-from .spectrum import GradientSpectrum
+from rankscope.scoring.proxy import (
+           PROXIES,
+           Proxy,
+           ScoringContext,
+           connection_sensitivity,
+           get_proxy,
+)
+from rankscope.scoring.score_pass import ScoreResult, score_edges, scoring_batches
+from rankscope.scoring.spectrum import GradientSpectrum
 
 __all__ = ["GradientSpectrum", "PROXIES", "Proxy", "ScoreResult", "ScoringContext", "connection_sensitivity", "get_proxy",
            "score_edges", "scoring_batches"]

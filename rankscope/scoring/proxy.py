@@ -20,10 +20,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 
-from ..registry import Registry
+from rankscope.registry import Registry
+
+if TYPE_CHECKING:  # annotations only: no import edge at run time
+    from rankscope.adapters.handle import AdapterHandle
+    from rankscope.harness.objectives import Objective
 
 PROXIES = Registry("rankscope.proxies", "proxy")
 
@@ -35,11 +40,11 @@ class ScoringContext:
     ``grads[edge_id][param_name]`` is ∇𝓛 accumulated over ``batches``; ``loss(batch)`` returns the
     objective's loss (with graph) for one batch; ``generator`` is seeded (random tie-breaks)."""
 
-    model: object
-    handle: object
-    objective: object
-    batches: list
-    grads: dict
+    model: torch.nn.Module
+    handle: AdapterHandle
+    objective: Objective
+    batches: list[dict[str, torch.Tensor]]
+    grads: dict[str, dict[str, torch.Tensor]]
     generator: torch.Generator
     extras: dict = field(default_factory=dict)
 

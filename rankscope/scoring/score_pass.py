@@ -12,12 +12,17 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 
-from ..errors import InputError
-from .proxy import Proxy, ScoringContext
-from .records import BatchRecords, EdgeRecorder
+from rankscope.errors import InputError
+from rankscope.scoring.proxy import Proxy, ScoringContext
+from rankscope.scoring.records import BatchRecords, EdgeRecorder
+
+if TYPE_CHECKING:  # annotations only: no import edge at run time
+    from rankscope.adapters.handle import AdapterHandle
+    from rankscope.harness.objectives import Objective
 
 
 def scoring_batches(task, k: int, batch_size: int, *, data: str = "sample", seed: int = 0) -> list:
@@ -62,8 +67,8 @@ def _finite(v) -> bool:
     return all(math.isfinite(float(x)) for x in (v if isinstance(v, (list, tuple)) else [v]))
 
 
-def score_edges(model, handle, objective, batches: list, proxies: list[Proxy], *, seed: int = 0,
-                device: str = "cpu") -> ScoreResult:
+def score_edges(model: torch.nn.Module, handle: AdapterHandle, objective: Objective, batches: list,
+                proxies: list[Proxy], *, seed: int = 0, device: str = "cpu") -> ScoreResult:
     """Score every attached edge with every proxy in one pass over ``batches``."""
     if not handle.adapters:
         raise InputError("no edges to score: the allocation attached no adapter")

@@ -22,65 +22,68 @@ task is a directory of ``train`` and ``dev`` files:
 >>> spec.num_labels, len(train), train[0].text
 (2, 4, 'train row 0')
 
-Task names: the GLUE tasks (``cola sst2 mrpc rte stsb qnli qqp mnli``, see :mod:`.glue`), tasks
+Every task name belongs to one kind (:mod:`rankscope.tasks.kind`): classification (this
+module's data), causal LM (:mod:`.causal`) or planted (:mod:`.planted`). Task names: the GLUE tasks (``cola sst2 mrpc rte stsb qnli qqp mnli``, see :mod:`.glue`), tasks
 registered by plugins in :data:`TASKS` (their data is read in the custom file layout), and
 ``custom`` (see :mod:`.custom`).
 """
 
 from __future__ import annotations
 
-from ..errors import InputError
-from .base import TASKS, DataError, Example, TaskSpec
-from .custom import CUSTOM, infer_custom_spec, load_custom_data
-from .glue import GLUE, GLUE_DIR_ENV, load_glue
-from .metrics import METRICS, compute_metrics
+from rankscope.errors import InputError
+from rankscope.tasks.base import TASKS, DataError, Example, TaskSpec
+from rankscope.tasks.classification.custom import (
+    CUSTOM,
+    infer_custom_spec,
+    load_custom_data,
+)
+from rankscope.tasks.classification.data import get_task_spec, load_task_data
+from rankscope.tasks.classification.glue import GLUE, GLUE_DIR_ENV
+from rankscope.tasks.kind import TaskKind
+from rankscope.tasks.metrics import METRICS, compute_metrics
 
 
-PLANTED = "planted"  # the offline ground-truth task (:mod:`rankscope.planted`)
-CAUSAL = ("gsm8k", "causal")  # decoder tasks (:mod:`.causal`): next-token loss on responses
+def kinds() -> list[TaskKind]:
+    """Every task kind, planted and causal first (they own fixed names), classification last
+    (it owns every other registered task, and ``custom``)."""
+    from rankscope.tasks.causal.kind import CAUSAL_KIND
+    from rankscope.tasks.classification.kind import CLASSIFICATION_KIND
+    from rankscope.tasks.planted.kind import PLANTED_KIND
+
+    return [PLANTED_KIND, CAUSAL_KIND, CLASSIFICATION_KIND]
+
+
+def task_kind(task: str) -> TaskKind:
+    """The kind that owns task name ``task``; an unknown name is an :class:`InputError` that
+    lists the valid ones.
+
+    >>> task_kind("mrpc").name, task_kind("gsm8k").name, task_kind("planted").name
+    ('classification', 'causal', 'planted')
+    >>> task_kind("gsm8k").defaults["max_len"]
+    512
+    """
+    for kind in kinds():
+        if kind.owns(task):
+            return kind
+    raise InputError(f"unknown task {task!r}; available: {', '.join(task_names())}")
 
 
 def task_names() -> list[str]:
     """Every valid task name: the registered ones (sorted), ``custom``, the causal-LM tasks and
-    ``planted``."""
-    special = (CUSTOM, *CAUSAL, PLANTED)
-    return [n for n in TASKS.names() if n not in special] + list(special)
+    ``planted``, each listed once, by the kind that owns it."""
+    names = []
+    for kind in reversed(kinds()):  # classification's names first, planted last
+        names += [n for n in kind.task_names() if task_kind(n) is kind and n not in names]
+    return names
 
 
-def get_task_spec(name: str, *, data_dir=None) -> TaskSpec:
-    """The :class:`TaskSpec` of task ``name``; ``custom`` infers it from the files in data_dir."""
-    if name == CUSTOM:
-        return infer_custom_spec(_require_dir(name, data_dir))
-    if name not in TASKS:
-        raise InputError(f"unknown task {name!r}; available: {', '.join(task_names())}")
-    return TASKS.get(name)
-
-
-def load_task_data(name: str, split: str, *, data_dir=None, max_samples: int | None = None,
-                   seed: int = 0) -> list[Example]:
-    """The examples of ``split`` (``"train"`` or ``"dev"``) of task ``name``.
-
-    GLUE tasks read ``data_dir`` (GLUE v1 TSV layout), else ``$RANKSCOPE_GLUE_DIR``, else the
-    Hugging Face hub. ``custom`` and plugin tasks read ``<data_dir>/<split>.csv|.jsonl``.
-    ``max_samples`` keeps a random subset drawn with ``numpy.random.default_rng(seed)``, in file
-    order, so the same arguments always give the same examples.
-    """
-    spec = get_task_spec(name, data_dir=data_dir)
-    if name in GLUE:
-        return load_glue(name, split, data_dir=data_dir, max_samples=max_samples, seed=seed)
-    return load_custom_data(_require_dir(name, data_dir), split, spec=spec,
-                            max_samples=max_samples, seed=seed)[1]
-
-
-def _require_dir(name: str, data_dir):
-    if data_dir is None:
-        raise InputError(f"task {name!r} reads <data_dir>/train.csv|.jsonl and dev.csv|.jsonl: "
-                         f"pass --data-dir (data_dir=...)")
-    return data_dir
+def all_presets() -> dict:
+    """``{preset: settings}`` over every kind."""
+    return {name: settings for k in kinds() for name, settings in k.presets.items()}
 
 
 __all__ = [
-    "CAUSAL", "CUSTOM", "PLANTED", "DataError", "Example", "GLUE", "GLUE_DIR_ENV", "METRICS", "TASKS", "TaskSpec",
+    "CUSTOM", "DataError", "Example", "GLUE", "GLUE_DIR_ENV", "METRICS", "TASKS", "TaskSpec",
     "compute_metrics", "get_task_spec", "infer_custom_spec", "load_custom_data", "load_task_data",
-    "task_names",
+    "TaskKind", "all_presets", "kinds", "task_kind", "task_names",
 ]

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
-from ..registry import Registry
-from .metrics import compute_metrics
+from rankscope.errors import InputError
+from rankscope.registry import Registry
+from rankscope.tasks.metrics import compute_metrics
 
 TASKS = Registry("rankscope.tasks", "task")
 SPLITS = ("train", "dev")

@@ -36,10 +36,10 @@ import numpy as np
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
-from ..errors import InputError
+from rankscope.errors import InputError
 
 if TYPE_CHECKING:
-    from .base import TaskSpec
+    from rankscope.tasks.base import TaskSpec
 
 
 def _mcc(y_true, y_pred, num_labels: int) -> float:

@@ -11,7 +11,7 @@ Use them in a plugin's test suite by subclassing::
         options = {"some_option": 1}        # constructor options, if any
 
 The allocator checks run real (tiny) searches — a 2-layer random BERT on the planted task, CPU,
-the allocator run twice in one session — and assert that:
+the allocator run twice, each time in a fresh session — and assert that:
 
 * the final allocation respects the budget (``params <= budget``, counted by the one cost
   function, and equal to the trainable parameters the adapters had);
@@ -20,9 +20,14 @@ the allocator run twice in one session — and assert that:
 * the result carries metrics (final and best primary metric) and timing.
 """
 
-from .allocators import SMALL_RUN, AllocatorContract, run_small, small_config
-from .proxies import ProxyContract, score_tiny
-from .spaces import SpaceContract
+from rankscope.testing.allocators import (
+           SMALL_RUN,
+           AllocatorContract,
+           run_small,
+           small_config,
+)
+from rankscope.testing.proxies import ProxyContract, score_tiny
+from rankscope.testing.spaces import SpaceContract
 
 __all__ = ["SMALL_RUN", "AllocatorContract", "ProxyContract", "SpaceContract", "run_small", "score_tiny",
            "small_config"]

@@ -3,8 +3,8 @@ model left as it was found."""
 
 from __future__ import annotations
 
-
 import pytest
+
 
 def score_tiny(proxy: str, *, b_init: str = "random", seed: int = 0, n_batches: int = 2, rank: int = 4,
                space: str = "shortcuts"):
@@ -16,9 +16,9 @@ def score_tiny(proxy: str, *, b_init: str = "random", seed: int = 0, n_batches: 
     import torch
 
     import rankscope as rs
-    from ..harness.objectives import SequenceClassification
-    from ..scoring import get_proxy, score_edges
-    from ..tasks import get_task_spec
+    from rankscope.harness.objectives import SequenceClassification
+    from rankscope.scoring import get_proxy, score_edges
+    from rankscope.tasks import get_task_spec
 
     torch.manual_seed(seed)
     model, _ = rs.load_model("tiny-bert", 2)
@@ -54,8 +54,9 @@ class ProxyContract:
     nonzero_at_init: bool = True  # set False for proxies that may legitimately tie at init
 
     @pytest.fixture(scope="class")
-    def scored(self):
-        return score_tiny(self.proxy, b_init="random")
+    @classmethod
+    def scored(cls):
+        return score_tiny(cls.proxy, b_init="random")
 
     def test_every_edge_scored_and_finite(self, scored):
         import math
@@ -69,7 +70,7 @@ class ProxyContract:
             assert all(math.isfinite(v) for v in vals), f"{self.proxy} gave {s} on {eid}"
 
     def test_per_rank_values(self, scored):
-        from ..scoring import get_proxy
+        from rankscope.scoring import get_proxy
 
         scores, _, handle, _, _ = scored
         if not get_proxy(self.proxy).per_rank:
@@ -80,7 +81,7 @@ class ProxyContract:
             assert all(v >= 0 for v in s)
 
     def test_zero_at_init_claim(self):
-        from ..scoring import get_proxy
+        from rankscope.scoring import get_proxy
 
         if not get_proxy(self.proxy).zero_at_init and not self.nonzero_at_init:
             pytest.skip(f"{self.proxy} makes no claim about B = 0")
@@ -98,9 +99,9 @@ class ProxyContract:
     def test_leaves_model_unchanged(self, scored):
         import torch
 
-        from ..harness.objectives import SequenceClassification
-        from ..scoring import get_proxy, score_edges
-        from ..tasks import get_task_spec
+        from rankscope.harness.objectives import SequenceClassification
+        from rankscope.scoring import get_proxy, score_edges
+        from rankscope.tasks import get_task_spec
 
         _, model, handle, batches, _ = scored
         before = {n: p.detach().clone() for n, p in model.named_parameters()}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-
 import pytest
+
 
 class SpaceContract:
     """Subclass and set ``space`` (a registered name) to check a search-space plugin on tiny
@@ -20,7 +20,8 @@ class SpaceContract:
             metafunc.parametrize("model_name", list(self.models), scope="class")
 
     @pytest.fixture(scope="class")
-    def built(self, model_name):
+    @classmethod
+    def built(cls, model_name):
         import torch
 
         import rankscope as rs
@@ -30,7 +31,7 @@ class SpaceContract:
         ids = torch.randint(1000, 5000, (3, 9), generator=torch.Generator().manual_seed(1))
         mask = torch.ones_like(ids)
         mask[0, -3:] = 0  # padding, so masked positions are exercised
-        return model, rs.build_space(self.space, model, **self.options), {"input_ids": ids, "attention_mask": mask}
+        return model, rs.build_space(cls.space, model, **cls.options), {"input_ids": ids, "attention_mask": mask}
 
     def test_builds_and_validates_with_unique_ids(self, built):
         model, space, _ = built
@@ -40,8 +41,8 @@ class SpaceContract:
         assert sorted(k for _, _, k in space.graph.edges(keys=True)) == sorted(ids)
 
     def test_widths_and_forward_order_match_the_model(self, built):
-        from ..edge import parse_site
-        from ..trace import run_with_site_hooks
+        from rankscope.space.edge import parse_site
+        from rankscope.space.trace import run_with_site_hooks
 
         model, space, batch = built
         first = {}  # site -> (order of its first computation, width)

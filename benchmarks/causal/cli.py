@@ -1,0 +1,147 @@
+"""GSM8K on SmolLM2: PEFT's ``method_comparison/MetaMathQA`` comparison, small, with speed ratios.
+
+Every method trains SmolLM2-135M on GSM8K through the one harness (:mod:`rankscope.harness.loop`):
+the same rows, order, steps, schedule, learning rate and seeds, at the same adapter parameter
+budget (``--budget``, default r4: uniform rank 4 on every q/k/v/o/gate/up/down projection)::
+
+    uniform LoRA (lr tuned)   rankscope uniform on every projection; lr chosen on dev NLL from
+                              --lr-sweep (the one tuned method; the others train at its lr, so
+                              the comparison leans towards the baseline, never away from it)
+    MLP-only uniform LoRA     the same parameters on gate/up/down only (PEFT's best placement)
+    PEFT LoRA                 PEFT itself at uniform's ranks: quality parity and the speed base
+    PEFT EVA (rho=2)          LoraConfig(init_lora_weights="eva", EvaConfig(rho=2)), PEFT's
+                              data-driven init with rank redistribution, on uniform's rank
+    PEFT AdaLoRA              PEFT's AdaLoRA, target_r = uniform's rank, init_r = 1.5x, its
+                              update_and_allocate in a step hook (tinit 10 %, tfinal 40 %)
+    rankscope adalora, salient, proxy-static (spectral, the best proxy on the planted task),
+    optuna (a few short trials, then the full schedule)
+
+Columns: adapter parameters at the end, dev NLL per target token and its difference from tuned
+uniform, GSM8K exact match on a seeded test subset (:mod:`rankscope.tasks.causal.exact_match`), step time
+as a ratio to PEFT LoRA in the same run, peak RSS of the method's own process.
+
+**Cells.** Each (method, seed, lr) is one cell, run in its own process (a clean peak RSS; a
+crash loses one cell) and appended to ``--results`` (JSON Lines) as soon as it ends. A rerun
+skips the cells already there, so one protocol can be finished over several sessions. The file
+records the settings; a rerun with other settings refuses to mix them.
+
+**Speed** (``speed`` cell): forward + backward of one batch with rankscope LoRA edges against
+PEFT LoRA at the same ranks, greedy generation of the same prompts with both, and the
+``shortcuts`` space against ``lora`` at the same budget; medians of interleaved repeats in one
+process, printed as ratios (targets: ≤ 1.05× and ≤ 1.10×).
+
+::
+
+    python -m benchmarks.causal --quick                    # < 30 min on 2 CPU cores
+    python -m benchmarks.causal --device cuda --seeds 0,1,2 --steps 300 --exact-match -1
+    python -m benchmarks.causal --quick --table-only       # the tables from the results file
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from benchmarks.common.cells import CellFile, add_cell_arguments, run_if_child
+
+from .methods import METHODS
+from .table import print_tables
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE.parent / "results"
+MODULE = __package__ or "benchmarks.causal"  # what a cell's child process runs (python -m)
+
+# --quick fits 30 minutes of 2 CPU cores, where one SmolLM2 step of 4 GSM8K rows takes about 10 s:
+# a smoke-sized comparison (6 steps), not a measurement of quality; the full protocol needs a GPU
+QUICK = {"steps": 6, "batch_size": 4, "max_len": 256, "max_train_samples": 128, "max_dev_samples": 32,
+         "exact_match": 8, "max_new_tokens": 128, "lr_sweep": [3e-4, 1e-3], "seeds": [0], "optuna_trials": 2}
+FULL = {"steps": 300, "batch_size": 8, "max_len": 512, "max_train_samples": None, "max_dev_samples": None,
+        "exact_match": -1, "max_new_tokens": 256, "lr_sweep": [1e-4, 2e-4, 5e-4, 1e-3, 2e-3], "seeds": [0, 1, 2],
+        "optuna_trials": 8}
+
+
+def run_cell(cell: dict, settings: dict) -> dict:
+    """One cell, in this process: the ``speed`` cell (:mod:`.speed`) or a method's training
+    (:mod:`.methods`)."""
+    if cell["method"] == "speed":
+        from .speed import speed_row
+
+        return {**cell, **speed_row(settings)}
+    from .methods import run_cell as method_cell
+
+    return method_cell(cell, settings)
+
+
+def results_path(quick: bool) -> Path:
+    return RESULTS / f"causal-{'quick' if quick else 'full'}.jsonl"
+
+
+def settings_from(args) -> dict:
+    base = dict(QUICK if args.quick else FULL)
+    for key in ("steps", "batch_size", "max_len", "max_train_samples", "max_dev_samples", "exact_match",
+                "max_new_tokens", "optuna_trials"):
+        if getattr(args, key) is not None:
+            base[key] = getattr(args, key)
+    if args.lr_sweep:
+        base["lr_sweep"] = [float(x) for x in args.lr_sweep.split(",")]
+    if args.seeds:
+        base["seeds"] = [int(x) for x in args.seeds.split(",")]
+    base.update(model=args.model, budget=args.budget, device=args.device)
+    return base
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.causal", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="the short protocol (< 30 min on 2 CPU cores)")
+    ap.add_argument("--model", default="smollm2")
+    ap.add_argument("--budget", default="r4", help="adapter parameters (rankscope --budget syntax)")
+    ap.add_argument("--device", default="cpu")
+    for flag in ("steps", "batch-size", "max-len", "max-train-samples", "max-dev-samples", "exact-match",
+                 "max-new-tokens", "optuna-trials"):
+        ap.add_argument(f"--{flag}", type=int, default=None)
+    ap.add_argument("--lr-sweep", help="comma-separated learning rates for uniform LoRA")
+    ap.add_argument("--seeds", help="comma-separated seeds")
+    ap.add_argument("--methods", help="comma-separated subset of: " + ", ".join(METHODS))
+    ap.add_argument("--results", help="JSON Lines file of finished cells (default: benchmarks/results/causal-"
+                                      "{quick,full}.jsonl)")
+    ap.add_argument("--table-only", action="store_true", help="print the tables from --results; run nothing")
+    add_cell_arguments(ap, timeout=1800.0)
+    return ap
+
+
+def main(argv: list[str] | None = None):
+    args = parser().parse_args(argv)
+    if run_if_child(args, run_cell):
+        return
+    settings = settings_from(args)
+    out = Path(args.results) if args.results else results_path(args.quick)
+    cells = CellFile(out, settings, timeout=args.cell_timeout)
+    if args.table_only:
+        print_tables(cells.rows, settings)
+        return
+    methods = args.methods.split(",") if args.methods else list(METHODS)
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        raise SystemExit(f"unknown methods {unknown}; valid: {', '.join(METHODS)}")
+    t_start = time.perf_counter()
+
+    def cell(**c):
+        return cells.run(MODULE, **c)
+
+    for seed in settings["seeds"]:
+        sweep = [cell(method="uniform", seed=seed, lr=lr) for lr in settings["lr_sweep"]]
+        if any(r.get("interrupted") for r in sweep):  # a partial sweep chooses nothing; rerun later
+            print(f"seed {seed}: the uniform sweep is not complete; its methods wait for the next run", flush=True)
+            continue
+        ok = [r for r in sweep if r.get("dev_nll") is not None]
+        if not ok:
+            raise SystemExit(f"every uniform lr failed for seed {seed}: {[r.get('failure') for r in sweep]}")
+        lr = min(ok, key=lambda r: r["dev_nll"])["lr"]
+        print(f"seed {seed}: uniform LoRA's tuned lr = {lr:g} (dev NLL over {settings['lr_sweep']})", flush=True)
+        for method in methods:
+            if method != "uniform":
+                cell(method=method, seed=seed, lr=lr)
+    cell(method="speed", seed=0, lr=None)
+    print_tables(cells.rows, settings)
+    print(f"\n{out}: {len(cells.rows)} cells; this run {time.perf_counter() - t_start:.0f} s", flush=True)

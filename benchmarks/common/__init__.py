@@ -1,0 +1,1 @@
+"""What the benchmarks share: resumable result cells (:mod:`.cells`) and allocator rows (:mod:`.rows`)."""

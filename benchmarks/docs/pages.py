@@ -1,0 +1,94 @@
+"""The generated parts of the results pages: each a function of the results folder alone.
+
+A template (``templates/NAME.md``) marks where a generated part goes with a line
+``<!-- generated: KEY -->``; :data:`PARTS` maps each key to the function that writes it. Every
+function reads only committed results files (``benchmarks/results/``) and trains nothing.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from benchmarks.common.cells import CellFile, read_rows
+
+
+def protocol_cells(results: Path, quick: bool) -> tuple[CellFile, dict, list]:
+    from benchmarks.protocol.methods import METHODS
+    from benchmarks.protocol.sweep import SELECTION, default_settings
+
+    settings = default_settings(quick)
+    name = "protocol-quick.jsonl" if quick else "protocol.jsonl"
+    return CellFile(results / name, settings, selection=SELECTION), settings, list(METHODS)
+
+
+def protocol_full(results: Path) -> str:
+    """The full protocol's tables (``python -m benchmarks.protocol --table-only``)."""
+    from benchmarks.protocol.table import tables
+
+    cells, settings, methods = protocol_cells(results, quick=False)
+    return tables(cells, settings, methods, defaults=True)
+
+
+def protocol_quick(results: Path) -> str:
+    """The quick protocol's tables (``python -m benchmarks.protocol --quick --table-only``)."""
+    from benchmarks.protocol.table import tables
+
+    cells, settings, methods = protocol_cells(results, quick=True)
+    return tables(cells, settings, methods, defaults=False)
+
+
+def protocol_full_cells(results: Path) -> str:
+    """How far the full protocol is, and what its cells cost (``wall_s`` of each row), per task."""
+    from benchmarks.protocol.defaults import task_label
+    from benchmarks.protocol.sweep import progress
+
+    cells, settings, methods = protocol_cells(results, quick=False)
+    lines = [f"`protocol.jsonl`: {progress(cells, settings, methods)}.", "",
+             "| task | cells | steps per cell | wall time per cell | cell-hours |", "|---|---|---|---|---|"]
+    total = 0.0
+    for task in settings["tasks"]:
+        rows = [r for r in cells.rows if r.get("task") == task]
+        walls = [r["wall_s"] for r in rows if r.get("wall_s")]
+        steps = sorted({r["steps"] for r in rows if r.get("steps")})
+        total += sum(walls)
+        lines.append(f"| {task_label(task)} | {len(rows)} | {', '.join(map(str, steps)) or '—'} | "
+                     + (f"{min(walls):,.0f}–{max(walls):,.0f} s | {sum(walls) / 3600:.1f} |" if walls else "— | — |"))
+    machines = sorted({f"{r['machine']['cpus']} CPU cores" + (f", {r['machine']['gpu']}" if r["machine"].get("gpu") else "")
+                       for r in cells.rows if r.get("machine")})
+    lines += ["", f"{total / 3600:.1f} cell-hours in all, on {' / '.join(machines) or 'unrecorded machines'}."]
+    return "\n".join(lines)
+
+
+def causal_quick(results: Path) -> str:
+    """The GSM8K tables (``python -m benchmarks.causal --quick --table-only``)."""
+    from benchmarks.causal.cli import parser, settings_from
+    from benchmarks.causal.table import render
+
+    settings = settings_from(parser().parse_args(["--quick"]))
+    return render(CellFile(results / "causal-quick.jsonl", settings).rows, settings)
+
+
+def planted_diagnosis(results: Path) -> str:
+    """The diagnosis tables (``python -m benchmarks.planted.diagnosis --table-only``)."""
+    from benchmarks.planted.diagnosis import SETTINGS
+    from benchmarks.planted.diagnosis_table import render
+
+    return render(CellFile(results / "planted-diagnosis.jsonl", SETTINGS).rows)
+
+
+def planted_diagnosis_cells(results: Path) -> str:
+    """What the diagnosis file holds: edges trained alone per seed, and its wall time."""
+    rows = read_rows(results / "planted-diagnosis.jsonl")
+    seeds = sorted({r["seed"] for r in rows})
+    alone = {s: sum(r.get("part") == "alone" and r["seed"] == s for r in rows) for s in seeds}
+    seconds = [r["seconds"] for r in rows if r.get("part") == "alone" and r.get("seconds")]
+    median = f"; median {statistics.median(seconds):.0f} s per edge-alone training" if seconds else ""
+    return (f"`planted-diagnosis.jsonl`: {len(rows)} cells over seeds {', '.join(map(str, seeds))}; edges trained "
+            f"alone per seed: {', '.join(f'{alone[s]}' for s in seeds)} of 59{median}.")
+
+
+#: ``<!-- generated: KEY -->`` → the function writing that part
+PARTS = {"protocol-full": protocol_full, "protocol-quick": protocol_quick, "protocol-full-cells": protocol_full_cells,
+         "causal-quick": causal_quick, "planted-diagnosis": planted_diagnosis,
+         "planted-diagnosis-cells": planted_diagnosis_cells}

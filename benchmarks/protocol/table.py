@@ -1,0 +1,120 @@
+"""The protocol's Markdown tables, from the results file alone (``python -m benchmarks.protocol``).
+
+Per task and method: the chosen lr (best final dev metric on the first seed, the sweep seed),
+the final dev metric of each held-out seed (the others), their mean ± std, and the paired
+difference from tuned uniform over the held-out seeds with its 95 % interval and verdict
+(:mod:`rankscope.search.compare`; Student t below 10 seeds). The sweep seed is shown only in the sweep
+table: it chose the lr, so its score is optimistic. Metrics are in points (× 100). An lr at
+either end of the sweep is marked †: the best may lie outside it. The last table averages each
+method's mean paired difference over the tasks that have every held-out seed, and the defaults
+table (:mod:`.defaults`) turns the chosen lrs into one GLUE default per method.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+from benchmarks.common.cells import CellFile
+from rankscope.display.paired import fmt_interval
+from rankscope.search.compare import summarize_pairs, verdict
+
+from .defaults import defaults_table, task_label
+from .methods import METHODS, SVD_FORM
+from .sweep import chosen_lr, method_sweep
+
+
+def seed_rows(rows, task, method, lr, seeds) -> dict:
+    """{seed: row} of the finished cells of one method at its chosen lr."""
+    out = {}
+    for r in rows:
+        if (r.get("task"), r.get("method"), r.get("lr")) == (task, method, lr) and r.get("final") and r["seed"] in seeds:
+            out.setdefault(r["seed"], r)  # the first row of a cell, as CellFile.get reads it
+    return out
+
+
+def sweep_table(rows, task, methods, settings, sweep_of) -> list[str]:
+    """The seed-0 sweep behind the chosen lrs: each method's final dev metric at every swept lr
+    (points; "—": not run yet, "failed": the cell ran and failed; blank: not in that method's
+    sweep, which grew beyond the grid only where its best lay at an end)."""
+    first = settings["seeds"][0]
+    own = {m: set(sweep_of(task, m)) for m in methods}
+    sweep = sorted(set(settings["lr_sweep"]).union(*own.values()))
+    done = {}
+    for r in rows:  # the first row of a cell, as CellFile.get and chosen_lr read it
+        if r.get("task") == task and r.get("seed") == first:
+            done.setdefault((r["method"], r["lr"]), r)
+    out = [f"Sweep on seed {first}, which chooses each method's lr (final dev metric, points)", "",
+           "| method | " + " | ".join(f"lr {lr:g}" for lr in sweep) + " |", "|---|" + "---|" * len(sweep)]
+    for m in methods:
+        cells = [done.get((m, lr)) for lr in sweep]
+        out.append(f"| {METHODS[m][0]} | " + " | ".join(
+            "" if lr not in own[m] else "—" if c is None else
+            f"{c['final'][c['primary']] * 100:.1f}" if c.get("final") else "failed"
+            for lr, c in zip(sweep, cells)) + " |")
+    return out
+
+
+def render(rows: list, settings: dict, methods: list, chosen_lr, sweep_of=None, defaults: bool = True) -> str:
+    """The Markdown tables; ``chosen_lr(task, method)`` and ``sweep_of(task, method)`` (the lrs of
+    that method's sweep; default the shared grid) come from :mod:`.sweep`. ``defaults=False``
+    leaves out the defaults table: ``--quick``'s 24-step sweeps are a smoke test, not what the
+    shipped GLUE defaults come from."""
+    sweep_of = sweep_of or (lambda task, method: sorted(settings["lr_sweep"]))
+    first, seeds = settings["seeds"][0], settings["seeds"][1:]
+    sched = f"{settings['steps']} steps" if settings["steps"] else f"{settings['epochs']:g} epochs"
+    lines = [f"{settings['model']}, `{settings['space']}` space, budget {settings['budget']}, {sched} of batch "
+             f"{settings['batch_size']}, lr sweep {settings['lr_sweep']} on seed {first} for every method "
+             f"(SVD-form methods at svd_alpha {settings['svd_alpha']:g}), then held-out seeds {seeds}, which alone "
+             f"are compared; dev metric in points; † an lr at an end of the method's sweep (after up to "
+             f"{settings.get('extend_sweep', 0)} ×2 extensions beyond the grid).", ""]
+    summary = {m: [] for m in methods if m != "uniform"}
+    for task in settings["tasks"]:
+        if not any(r.get("task") == task for r in rows):
+            lines += [f"**{task_label(task)}**: no cells yet.", ""]
+            continue
+        ref_lr = chosen_lr(task, "uniform")
+        ref = {s: r["final"][r["primary"]] * 100 for s, r in seed_rows(rows, task, "uniform", ref_lr, seeds).items()}
+        primary = next((r["primary"] for r in rows if r.get("task") == task and r.get("primary")), "metric")
+        lines += [f"**{task_label(task)}** ({primary})", "",
+                  "| method | lr | params | " + " | ".join(f"seed {s}" for s in seeds)
+                  + " | mean ± std | vs tuned uniform (paired) | 95 % interval |",
+                  "|---|---|---|" + "---|" * len(seeds) + "---|---|---|"]
+        verdicts = []
+        for m in methods:
+            lr = chosen_lr(task, m)
+            got = seed_rows(rows, task, m, lr, seeds)
+            vals = {s: r["final"][r["primary"]] * 100 for s, r in got.items()}
+            per_seed = [f"{vals[s]:.1f}" if s in vals else "—" for s in seeds]
+            ms = (f"{statistics.mean(vals.values()):.1f} ± {statistics.stdev(vals.values()):.1f}" if len(vals) > 1
+                  else "—")
+            params = sorted({r["params"] for r in got.values()})
+            diff, interval = "—", "—"
+            common = sorted(set(vals) & set(ref))
+            if m != "uniform" and len(common) == len(seeds):
+                pairs = summarize_pairs([vals[s] for s in common], [ref[s] for s in common], greater_is_better=True)
+                diff, interval = f"{pairs['mean']:+.1f} ± {pairs['std']:.1f}", fmt_interval(pairs)
+                summary[m].append(pairs["mean"])
+                verdicts.append(f"- {task}: " + verdict(METHODS[m][0], "tuned uniform", pairs, True))
+            alpha = f" (α {settings['svd_alpha']:g})" if m in SVD_FORM else ""
+            own = sorted(sweep_of(task, m))
+            edge = "†" if lr is not None and len(own) > 1 and lr in (own[0], own[-1]) else ""
+            lines.append(f"| {METHODS[m][0]} | {lr if lr is not None else '—'}{edge}{alpha} | "
+                         f"{'–'.join(f'{p:,}' for p in sorted({params[0], params[-1]})) if params else '—'} | "
+                         + " | ".join(per_seed) + f" | {ms} | {diff} | {interval} |")
+        verdict_lines = [*verdicts, ""] if verdicts else []
+        lines += ["", *verdict_lines, *sweep_table(rows, task, methods, settings, sweep_of), ""]
+    lines += ["**Mean over tasks** of the paired difference from tuned uniform (points; tasks with every "
+              "held-out seed finished)", "", "| method | tasks | mean difference |", "|---|---|---|"]
+    for m, diffs in summary.items():
+        lines.append(f"| {METHODS[m][0]} | {len(diffs)} of {len(settings['tasks'])} | "
+                     f"{statistics.mean(diffs):+.2f} |" if diffs else f"| {METHODS[m][0]} | 0 | — |")
+    defaults = defaults_table(settings["tasks"], methods, chosen_lr) if defaults else []
+    return "\n".join(lines + ([""] + defaults[:-1] if defaults else []))
+
+
+def tables(cells: CellFile, settings: dict, methods: list, defaults: bool = True) -> str:
+    """:func:`render` for a results file under the protocol's sweep rule (:mod:`.sweep`): what
+    ``--table-only`` prints and the documentation's results page holds."""
+    sweep_args = (settings["lr_sweep"], settings["seeds"][0], settings.get("extend_sweep", 0))
+    return render(cells.rows, settings, methods, chosen_lr=lambda t, m: chosen_lr(cells, t, m, *sweep_args),
+                  sweep_of=lambda t, m: method_sweep(cells, t, m, *sweep_args)[0], defaults=defaults)

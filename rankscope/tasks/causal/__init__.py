@@ -1,0 +1,3 @@
+"""Decoder tasks trained on next-token loss over response tokens: rows (:mod:`.rows`), GSM8K
+(:mod:`.gsm8k`), tokenisation into features (:mod:`.features`), greedy decoding
+(:mod:`.generation`) and the GSM8K exact-match score (:mod:`.exact_match`)."""

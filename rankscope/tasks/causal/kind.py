@@ -1,0 +1,103 @@
+"""The causal-LM kind: decoders trained on next-token loss over response tokens (``gsm8k``,
+and ``causal`` for prompt/response, chat or text JSONL), scored by dev NLL per target token
+and, for GSM8K, by exact match on test problems after training
+(:class:`~rankscope.tasks.kind.TaskKind`).
+
+>>> CAUSAL_KIND.owns("gsm8k"), CAUSAL_KIND.owns("causal"), CAUSAL_KIND.owns("mrpc")
+(True, True, False)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from rankscope.errors import InputError
+from rankscope.tasks.kind import (
+    LoadedTask,
+    TaskKind,
+    refuse_exact_match,
+    refuse_planted_options,
+    refuse_preset,
+)
+
+if TYPE_CHECKING:
+    from rankscope.search.config import SearchConfig
+
+log = logging.getLogger(__name__)
+
+GSM8K, CAUSAL = "gsm8k", "causal"
+
+
+class CausalKind(TaskKind):
+    name = "causal"
+    # one epoch, short batches of long rows (GSM8K needs 512 tokens); evaluation batches of 8:
+    # logits are batch × tokens × vocabulary floats
+    defaults = {"epochs": 1.0, "lr": 5e-4, "batch_size": 8, "eval_batch_size": 8, "max_len": 512, "scaling": "lora"}
+
+    def owns(self, task: str) -> bool:
+        return task in (GSM8K, CAUSAL)
+
+    def task_names(self) -> list[str]:
+        return [GSM8K, CAUSAL]
+
+    def resolve(self, settings: dict) -> None:
+        # decoding is the cost: a subset of GSM8K's test problems on CPU, all of them on a GPU
+        if settings.get("exact_match") is None and settings["task"] == GSM8K:
+            settings["exact_match"] = 32 if settings["device"] == "cpu" else -1
+
+    def check(self, cfg: SearchConfig) -> None:
+        if cfg.task == CAUSAL and not cfg.data_dir:
+            raise InputError("--task causal needs --data-dir DIR holding train.jsonl and dev.jsonl (rows of "
+                             '{"prompt", "response"}, {"messages": [...]} or {"text"})')
+        refuse_preset(cfg)  # first: a preset fills [planted] options of its own
+        refuse_planted_options(cfg)
+        if cfg.task != GSM8K:
+            refuse_exact_match(cfg)
+        elif cfg.exact_match:
+            from rankscope.tasks.causal.exact_match import subset_indices, test_size
+
+            subset_indices(test_size(cfg.data_dir), cfg.exact_match)  # the count fits the test file
+
+    def load_model(self, model: str, *, num_labels: int | None = None, trust_remote_code: bool = False):
+        from rankscope.models.loading import load_model
+
+        return load_model(model, causal_lm=True, trust_remote_code=trust_remote_code)
+
+    def prepare(self, cfg: SearchConfig, model, tokenizer, space) -> LoadedTask:
+        """Prompt/response, chat or text rows → features whose labels mark the target tokens
+        (:mod:`rankscope.tasks.causal.features`); the truncation counts are logged. GSM8K with
+        ``--exact-match`` also gets its test scorer."""
+        import numpy as np
+
+        from rankscope.harness.data import PreparedTask
+        from rankscope.harness.objectives import CausalLM
+        from rankscope.tasks.causal.features import (
+            causal_collate,
+            load_causal_rows,
+            tokenize_causal,
+        )
+
+        data = {}
+        for split in ("train", "dev"):
+            rows = load_causal_rows(cfg.task, split, data_dir=cfg.data_dir, seed=cfg.seed)
+            if split == "train" and cfg.max_train_samples and cfg.max_train_samples < len(rows):
+                keep = np.sort(np.random.default_rng(cfg.seed).choice(len(rows), cfg.max_train_samples, replace=False))
+                rows = [rows[i] for i in keep]
+            data[split], stats = tokenize_causal(rows, tokenizer, cfg.max_len)
+            if stats["prompt_trimmed"] or stats["response_trimmed"]:
+                log.info("%s %s: %d of %d rows cut to --max-len %d (prompt trimmed %d, response trimmed %d)",
+                         cfg.task, split, max(stats["prompt_trimmed"], stats["response_trimmed"]), stats["rows"],
+                         cfg.max_len, stats["prompt_trimmed"], stats["response_trimmed"])
+        scorer = None
+        if cfg.task == GSM8K and cfg.exact_match:
+            from rankscope.tasks.causal.exact_match import GSM8KExactMatch
+
+            scorer = GSM8KExactMatch(tokenizer, cfg.exact_match, data_dir=cfg.data_dir, max_len=cfg.max_len,
+                                     max_new_tokens=cfg.max_new_tokens, batch_size=cfg.eval_batch_size * 2,
+                                     device=cfg.device)
+        prepared = PreparedTask(cfg.task, data["train"], data["dev"], causal_collate(tokenizer), CausalLM())
+        return LoadedTask(prepared, test_scorer=scorer)
+
+
+CAUSAL_KIND = CausalKind()
