@@ -30,6 +30,7 @@ Details:
 """
 
 import torch
+
 from rankscope.proxies.spectral import Spectral
 
 DAMPING = 1e-2

@@ -20,7 +20,6 @@ pretrained function. On a 6-block BERT (MiniLM) this space has 36 LoRA + 23 shor
 from __future__ import annotations
 
 from rankscope.search_spaces.lora import LORA_TYPES, add_module_edges
-
 from rankscope.space.builder import DEFAULT_MAX_RANK, SpaceBuilder
 from rankscope.space.edge import site
 from rankscope.space.sitemap import site_map

@@ -29,10 +29,10 @@ def test_sparse_cuts_on_the_cubic_schedule_to_exactly_the_budget_then_compacts()
 
 def test_group_shrinkage_zeroes_weak_columns_and_keeps_strong_ones():
     from conftest import make_tiny
-    from rankscope.search_spaces.lora import build_lora
 
     from rankscope.adapters.attach import attach
     from rankscope.allocation.allocation import Allocation
+    from rankscope.search_spaces.lora import build_lora
 
     model = make_tiny("bert")
     space = build_lora(model)

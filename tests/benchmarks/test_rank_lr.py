@@ -1,0 +1,37 @@
+"""The rank × lr tables: best lr per rank, the spread across ranks, the weight-movement ratio."""
+
+from benchmarks.rank_lr.table import best_lrs, grid, markdown
+
+
+def rows(rule, best_lr_of_rank, delta_of_rank):
+    """Synthetic rows: each rank's metric peaks at its own lr; ΔW grows with lr × delta_of_rank."""
+    out = []
+    for rank, best in best_lr_of_rank.items():
+        for lr in (1e-4, 1e-3, 1e-2):
+            for seed in (0, 1):
+                metric = 0.9 - abs(lr - best) - 0.001 * seed
+                out.append({"task": "sst2", "rule": rule, "rank": rank, "lr": lr, "seed": seed,
+                            "primary": "accuracy", "final": {"accuracy": metric},
+                            "delta_w": {"lora": lr * delta_of_rank[rank]}})
+    return out
+
+
+def test_a_rank_stable_rule_has_one_best_lr_and_equal_movement():
+    data = rows("rslora", {1: 1e-3, 32: 1e-3}, {1: 1.0, 32: 1.0}) + rows("lora", {1: 1e-4, 32: 1e-2}, {1: 1.0, 32: 0.25})
+    stable, unstable = grid(data, "sst2", "rslora"), grid(data, "sst2", "lora")
+    assert {k: v[0] for k, v in best_lrs(stable).items()} == {1: 1e-3, 32: 1e-3}
+    assert {k: v[0] for k, v in best_lrs(unstable).items()} == {1: 1e-4, 32: 1e-2}
+    assert best_lrs(unstable)[1][2]  # the best lr of rank 1 sits at the grid's edge
+    assert stable[(1, 1e-3)]["seeds"] == 2
+    table = markdown(data)
+    assert "| rslora | 0.001 | 0.001 | 1.0× | 1.00 (rank 32 / rank 1) |" in table
+    assert "| lora | 0.0001 (edge) | 0.01 (edge) | 100.0× | 0.25 (rank 32 / rank 1) |" in table
+
+
+def test_a_diverged_lr_never_wins():
+    data = rows("lora", {1: 1e-2}, {1: 1.0})
+    for r in data:
+        if r["lr"] == 1e-2:
+            r["final"] = None
+    assert best_lrs(grid(data, "sst2", "lora"))[1][0] == 1e-3
+    assert "diverged" in markdown(data)
