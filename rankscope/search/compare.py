@@ -47,13 +47,15 @@ from rankscope.errors import InputError
 from rankscope.search.rundir import load_result
 
 #: config.toml settings that must agree between paired runs (the schedule and the data)
+#: (and the scaling rule: under alpha/r a mixed-rank allocation trains its larger ranks slower, so
+#: runs under different rules do not measure the allocations alone)
 SAME = ("max_steps", "epochs", "batch_size", "max_len", "max_train_samples", "max_dev_samples", "warmup_ratio",
-        "data_dir", "planted")
+        "data_dir", "planted", "scaling")
 
 
 #: config.toml settings of the method itself: runs of one allocator that differ in them (or in
 #: their ``allocator_options``) are separate groups
-VARIANT = ("lr", "alpha", "svd_alpha", "scaling", "max_rank", "orth_reg", "weight_decay", "max_grad_norm")
+VARIANT = ("lr", "alpha", "svd_alpha", "max_rank", "orth_reg", "weight_decay", "max_grad_norm")
 
 
 def load_runs(run_dirs) -> list[dict]:

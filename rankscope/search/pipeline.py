@@ -22,6 +22,7 @@ every final allocation after. A diverged run is a result with ``status = "failed
 
 from __future__ import annotations
 
+import logging
 import resource
 import sys
 import time
@@ -37,6 +38,9 @@ from rankscope.search.config import SearchConfig
 from rankscope.search.result import SearchResult, allocation_record, metrics_record
 from rankscope.search.session import Session
 from rankscope.search.validate import validate
+
+
+log = logging.getLogger(__name__)
 
 
 def peak_rss_mb() -> float:
@@ -60,6 +64,7 @@ def run(session: Session, allocator: Allocator, *, workdir=None, launcher: Worke
                                                              session.space))
     allocate_s = time.perf_counter() - t_start
     budget = session.budget.params
+    warn_if_ranks_are_handicapped(plan, cfg.scaling)
     if plan.hook is None and plan.allocation.params > budget:
         raise _over_budget(name, "proposed", plan.allocation.params, budget)
     objective = session.task.objective
@@ -67,6 +72,7 @@ def run(session: Session, allocator: Allocator, *, workdir=None, launcher: Worke
         space=cfg.space, allocator=cfg.allocator, model=cfg.model, task=cfg.task, seed=cfg.seed,
         budget=session.budget.to_dict(), allocation={}, metrics=metrics_record(objective),
         num_labels=getattr(session.model.config, "num_labels", None) if session.kind.has_label_head else None,
+        scaling=cfg.scaling or "lora",
         head_params=session.head_params)
     try:
         outcome = session.train(plan.allocation, plan.hook, desc=name, save_to=save_adapters_to, score_test=True)
@@ -89,6 +95,21 @@ def run(session: Session, allocator: Allocator, *, workdir=None, launcher: Worke
                      "baselines_s": time.perf_counter() - t_base,
                      "total_s": time.perf_counter() - t_start, "peak_rss_mb": peak_rss_mb()}
     return result
+
+
+def warn_if_ranks_are_handicapped(plan, scaling: str | None) -> bool:
+    """One warning line when a before-training LoRA-form allocation mixes ranks under α/r: under
+    Adam a rank-r module's update shrinks like α/√r (docs/architecture.md, "Rank-stable
+    scaling"), so the ranks an allocator raised learn slowest. Ranks within a factor 2 of each
+    other (a uniform allocation's rounding, 3 and 4) are not worth a warning. True when it warned."""
+    ranks = sorted(set(plan.allocation.active.values()))
+    if plan.hook is not None or plan.allocation.form != "lora" or (scaling or "lora") != "lora" \
+            or not ranks or ranks[-1] < 2 * ranks[0]:
+        return False
+    log.warning("this allocation mixes ranks %d to %d under --scaling lora (alpha/r), where a rank-r module's update "
+                "shrinks like 1/sqrt(r): its larger ranks learn slowest; --scaling rslora (alpha/sqrt(r)) trains every "
+                "rank at the same speed", ranks[0], ranks[-1])
+    return True
 
 
 def _baselines(session: Session, result: SearchResult, outcome) -> None:

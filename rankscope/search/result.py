@@ -120,6 +120,9 @@ class SearchResult:
     status: str = "completed"
     failure: dict | None = None
     num_labels: int | None = None
+    # the LoRA form's scaling rule: "lora" (alpha/r) or "rslora" (alpha/sqrt(r)); SVD-form
+    # adapters keep their fixed alpha/r0 whatever it says
+    scaling: str | None = None
     head_params: int = 0
     baseline: dict = field(default_factory=dict)
     timing: dict = field(default_factory=dict)
