@@ -39,7 +39,6 @@ from rankscope.search.result import SearchResult, allocation_record, metrics_rec
 from rankscope.search.session import Session
 from rankscope.search.validate import validate
 
-
 log = logging.getLogger(__name__)
 
 
