@@ -88,7 +88,21 @@ def planted_diagnosis_cells(results: Path) -> str:
             f"alone per seed: {', '.join(f'{alone[s]}' for s in seeds)} of 59{median}.")
 
 
+def rank_lr(results: Path) -> str:
+    """The rank × lr tables (``python -m benchmarks.rank_lr --table-only``) and how far the grid is."""
+    from benchmarks.rank_lr.cli import LRS, RANKS, RULES, SEEDS
+    from benchmarks.rank_lr.cell import TASKS
+    from benchmarks.rank_lr.table import markdown
+
+    rows = read_rows(results / "rank-lr.jsonl")
+    planned = len(TASKS) * len(RULES) * len(RANKS) * len(LRS) * len(SEEDS)
+    walls = [r["wall_s"] for r in rows if r.get("wall_s")]
+    cost = f"; {min(walls):,.0f}–{max(walls):,.0f} s per cell" if walls else ""
+    done = f"`rank-lr.jsonl`: {len(rows)} of the {planned} planned cells{cost}."
+    return done + "\n\n" + (markdown(rows) if rows else "No cell has finished yet.")
+
+
 #: ``<!-- generated: KEY -->`` → the function writing that part
 PARTS = {"protocol-full": protocol_full, "protocol-quick": protocol_quick, "protocol-full-cells": protocol_full_cells,
          "causal-quick": causal_quick, "planted-diagnosis": planted_diagnosis,
-         "planted-diagnosis-cells": planted_diagnosis_cells}
+         "planted-diagnosis-cells": planted_diagnosis_cells, "rank-lr": rank_lr}
