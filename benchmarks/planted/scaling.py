@@ -1,0 +1,105 @@
+"""The planted task's allocators under each scaling rule: where the truth is known, does α/r
+handicap a mixed-rank allocation, and does α/√r remove the handicap?
+
+MiniLM, ``shortcuts``, the calibrated defaults (200 steps, the planted budget), seeds 0–2. Every
+cell is one run of a before-training or in-training allocator under one rule
+(``--scaling lora``: α/r; ``rslora``: α/√r), with the task's uniform floor and oracle ceiling
+trained under the same rule (the planted cache keeps them per rule and seed)::
+
+    python -m benchmarks.planted.scaling                 # every cell not yet in the results file
+    python -m benchmarks.planted.scaling --table-only    # gap_closed per seed, from the file alone
+
+A row holds the allocator's r2, uniform's and the oracle's, ``gap_closed`` (0 = uniform, 1 = the
+oracle) and the calibration ratio (oracle's dev error over uniform's: below 1 when the planted
+allocation trains better than uniform, as it must for the task to tell allocators apart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from pathlib import Path
+
+from benchmarks.common.cells import CellFile, add_cell_arguments, read_rows, run_if_child
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "planted-scaling.jsonl"
+#: label → (allocator, options): the shipped defaults, proxy-static with the spectral proxy
+METHODS = {"proxy-static": ("proxy-static", {"proxy": "spectral"}), "proxy-greedy": ("proxy-greedy", {}),
+           "proxy-grow": ("proxy-grow", {})}
+RULES = ["lora", "rslora"]
+SEEDS = [0, 1, 2]
+
+
+def run_cell(cell: dict, settings: dict) -> dict:
+    import torch
+
+    from benchmarks.common.rows import train_row
+    from rankscope.search.config import SearchConfig
+    from rankscope.search.session import Session
+
+    torch.set_num_threads(settings["threads"])
+    cfg = SearchConfig(space="shortcuts", seed=cell["seed"], scaling=cell["rule"]).resolved()
+    session = Session(cfg, progress=False)
+    name, options = METHODS[cell["method"]]
+    row = train_row(session, cell["method"], name, options)
+    planted = row.pop("planted") or {}
+    row.pop("record"), row.pop("allocation")
+    keep = ("r2", "r2_uniform", "r2_oracle", "gap_closed", "calibration_ratio", "planted_recall")
+    return {**cell, **row, **{k: planted.get(k) for k in keep}}
+
+
+def table(rows: list[dict]) -> str:
+    """gap_closed per seed and method under each rule, with the floor, ceiling and calibration ratio."""
+    fmt = lambda v: "—" if v is None else f"{v:+.3f}"  # noqa: E731
+    seeds = sorted({r["seed"] for r in rows})
+    out = ["| method | rule | " + " | ".join(f"seed {s}" for s in seeds) + " | mean |",
+           "|---|---|" + "---|" * (len(seeds) + 1)]
+    for method in METHODS:
+        for rule in RULES:
+            got = {r["seed"]: r.get("gap_closed") for r in rows if r["method"] == method and r["rule"] == rule}
+            if not got:
+                continue
+            values = [v for v in got.values() if v is not None]
+            mean = fmt(statistics.fmean(values)) if values else "—"
+            out.append(f"| {method} | {rule} | " + " | ".join(fmt(got.get(s)) for s in seeds) + f" | {mean} |")
+    out += ["", "| rule | seed | r2 uniform | r2 oracle | calibration ratio (oracle error / uniform error) |",
+            "|---|---|---|---|---|"]
+    for rule in RULES:
+        for seed in seeds:
+            r = next((r for r in rows if r["rule"] == rule and r["seed"] == seed and r.get("r2_uniform") is not None), None)
+            if r:
+                out.append(f"| {rule} | {seed} | {r['r2_uniform']:.4f} | {r['r2_oracle']:.4f} | "
+                           f"{r['calibration_ratio']:.2f} |")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.planted.scaling", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated; default {','.join(METHODS)}")
+    ap.add_argument("--rules", default=",".join(RULES), help="comma-separated; default lora,rslora")
+    ap.add_argument("--seeds", default="0,1,2", help="comma-separated; default 0,1,2")
+    ap.add_argument("--jobs", type=int, default=1, help="cells side by side")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads per cell (default 2)")
+    ap.add_argument("--results", type=Path, default=RESULTS, help="the results file (JSON Lines)")
+    ap.add_argument("--table-only", action="store_true", help="print the table from the results file; train nothing")
+    add_cell_arguments(ap, timeout=7200.0)
+    args = ap.parse_args(argv)
+    if run_if_child(args, run_cell):
+        return
+    if args.table_only:
+        print(table(read_rows(args.results)))
+        return
+    methods, rules = args.methods.split(","), args.rules.split(",")
+    unknown = sorted(set(methods) - set(METHODS)) + sorted(set(rules) - set(RULES))
+    if unknown:
+        raise SystemExit(f"unknown method or rule {unknown}; methods: {', '.join(METHODS)}; rules: {', '.join(RULES)}")
+    cells = CellFile(args.results, {"threads": args.threads, "methods": METHODS}, timeout=args.cell_timeout)
+    todo = [dict(method=m, rule=r, seed=int(s)) for s in args.seeds.split(",") for r in rules for m in methods]
+    cells.run_as_ready("benchmarks.planted.scaling", lambda: [c for c in todo if cells.get(**c) is None],
+                       jobs=args.jobs)
+    print(table(cells.rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+"""The planted scaling table: gap_closed per seed and rule, the floor, ceiling and calibration."""
+
+from benchmarks.planted.scaling import table
+
+
+def test_the_table_gives_gap_closed_per_seed_and_the_calibration_per_rule():
+    rows = [{"method": m, "rule": rule, "seed": s, "gap_closed": g, "r2_uniform": 0.5, "r2_oracle": o,
+             "calibration_ratio": (1 - o) / 0.5}
+            for m, g0 in (("proxy-static", 0.4), ("proxy-greedy", 0.6))
+            for rule, o, shift in (("lora", 0.3, -0.5), ("rslora", 0.7, 0.0))
+            for s, g in ((0, g0 + shift), (1, g0 + shift + 0.1))]
+    text = table(rows)
+    assert "| proxy-greedy | rslora | +0.600 | +0.700 | +0.650 |" in text
+    assert "| proxy-static | lora | -0.100 | +0.000 | -0.050 |" in text
+    assert "| lora | 0 | 0.5000 | 0.3000 | 1.40 |" in text  # the oracle losing to uniform: ratio > 1
+    assert "proxy-grow" not in text  # no rows, no line
