@@ -1,4 +1,5 @@
-"""SalientLoRA's salience of singular values over a time-series window (docs/architecture.md, "SalientLoRA and AdaLoRA").
+"""SalientLoRA's salience of singular values over a time-series window
+(docs/architecture.md, "SalientLoRA and AdaLoRA").
 
     salience = λ_mix · OAM + (1 − λ_mix) · M · ID          ``mix="paper"`` (default, λ_mix = 0.7)
     salience = OAM + ID                                     ``mix="code"`` (the released code)

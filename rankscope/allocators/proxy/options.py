@@ -84,8 +84,8 @@ class GreedyOptions(ProxyOptions):
     edges' training before each re-scoring: steps, or a fraction of the run; default 0.05, i.e.
     10 steps of the planted task's 200); the rest as ``proxy-static``, with ``proxy`` defaulting
     to ``spectral`` (the proxy that best predicts an edge's achievable fit). The defaults come
-    from the planted task, seeds 0–2 (docs/results/planted.md, "Forward selection"): 4 rounds of 10 % closed 0.49 of the gap on the
-    mean, 8 rounds of 5 % closed 0.64."""
+    from the planted task, seeds 0–2 (docs/results/planted.md, "Forward selection"): 4 rounds of
+    10 % closed 0.49 of the gap on the mean, 8 rounds of 5 % closed 0.64."""
 
     label = "proxy-greedy"
 

@@ -1,4 +1,5 @@
-"""``adalora``: AdaLoRA (Zhang et al., ICLR 2023) as PEFT implements it (docs/architecture.md, "SalientLoRA and AdaLoRA").
+"""``adalora``: AdaLoRA (Zhang et al., ICLR 2023) as PEFT implements it
+(docs/architecture.md, "SalientLoRA and AdaLoRA").
 
 The harness trains the SVD-form supernet (every edge at r₀, loss + c_orth·R); this hook runs once
 per optimizer step, after ``optimizer.step()`` and before ``zero_grad()`` (PEFT's

@@ -1,4 +1,5 @@
-"""``salient``: SalientLoRA (Ke et al., NeurIPS 2024; docs/architecture.md, "SalientLoRA and AdaLoRA") on SVD-form edges.
+"""``salient``: SalientLoRA (Ke et al., NeurIPS 2024) on SVD-form edges
+(docs/architecture.md, "SalientLoRA and AdaLoRA").
 
 The harness trains the supernet (every edge at r₀, P·diag(λ)·Q, loss + c_orth·R); this hook runs
 once per optimizer step::
