@@ -64,10 +64,11 @@ def _imports(tree: ast.AST):
         stack.extend(ast.iter_child_nodes(node))
 
 
-def import_graph() -> nx.DiGraph:
-    """Module → module it imports, within rankscope. ``from pkg import name`` is an edge to
-    ``pkg.name`` when that is a module, else to ``pkg``. No implicit edges to parent packages."""
-    files = module_files()
+def import_graph(files: dict[str, Path] | None = None) -> nx.DiGraph:
+    """Module → module it imports, among ``files`` (``{module name: file}``; default every
+    module of rankscope). ``from pkg import name`` is an edge to ``pkg.name`` when that is a
+    module, else to ``pkg``. No implicit edges to parent packages."""
+    files = module_files() if files is None else files
     graph = nx.DiGraph()
     graph.add_nodes_from(files)
     for mod, path in files.items():

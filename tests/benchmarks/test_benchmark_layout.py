@@ -3,7 +3,6 @@ sys.path edits (the repository root is on the path: ``python -m`` from the root,
 
 from __future__ import annotations
 
-import ast
 import importlib
 import re
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 import networkx as nx
 import pytest
 from conftest import REPO
+from test_layout import import_graph as library_import_graph
 
 BENCHMARKS = REPO / "benchmarks"
 #: folders of benchmarks/ that are not benchmarks (results/ holds committed data, no code)
@@ -30,27 +30,9 @@ def module_files() -> dict[str, Path]:
 
 
 def import_graph() -> nx.DiGraph:
-    """Module → benchmarks module it imports, function-level and relative imports included;
-    ``from pkg import name`` is an edge to ``pkg.name`` when that is a module, else to ``pkg``."""
-    files = module_files()
-    graph = nx.DiGraph()
-    graph.add_nodes_from(files)
-    for mod, path in files.items():
-        package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    parts = package.split(".")
-                    anchor = ".".join(parts[:len(parts) - node.level + 1])
-                    base = f"{anchor}.{base}" if base else anchor
-                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names]
-            else:
-                continue
-            graph.add_edges_from((mod, t) for t in targets if t in files and t != mod)
-    return graph
+    """Module → benchmarks module it imports, function-level and relative imports included (the
+    library's own graph builder, :func:`test_layout.import_graph`, over benchmarks/)."""
+    return library_import_graph(module_files())
 
 
 def test_the_graph_sees_function_level_and_relative_imports():
