@@ -24,6 +24,19 @@ def declared_entry_points(group: str) -> dict[str, str]:
     assert declared, f"pyproject.toml declares no {group} entry points"
     return dict(declared)
 
+
+def assert_contracts_cover(group: str, contract: type, attr: str, namespace: dict, registry) -> None:
+    """The ``contract`` subclasses in ``namespace`` (a test module's globals) name, through their
+    ``attr``, exactly the plugins ``pyproject.toml`` declares in ``group``; and ``registry`` (the
+    installed metadata) offers every one of them, so a stale install fails too."""
+    declared = set(declared_entry_points(group))
+    covered = {getattr(cls, attr) for cls in namespace.values()
+               if isinstance(cls, type) and issubclass(cls, contract) and cls is not contract}
+    kind = group.rpartition(".")[2]
+    assert covered == declared, (f"{kind} without a contract class: {sorted(declared - covered)}; "
+                                 f"classes for undeclared {kind}: {sorted(covered - declared)}")
+    assert declared <= set(registry.names()), "reinstall: pip install -e '.[test]'"
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

@@ -5,7 +5,7 @@ The proxies are listed here by hand (:data:`PROXIES_UNDER_CONTRACT` and :class:`
 entry points that ``pyproject.toml`` declares, so a new built-in proxy without a contract class
 fails. (The proxy allocators' contracts count towards tests/allocators/test_contract_coverage.py.)"""
 
-from conftest import declared_entry_points
+from conftest import assert_contracts_cover
 
 from rankscope.scoring import PROXIES
 from rankscope.testing import AllocatorContract, ProxyContract
@@ -15,13 +15,7 @@ PROXIES_UNDER_CONTRACT = ("grad_norm", "snip", "synflow", "synflow_canonical", "
 
 
 def test_the_builtin_proxies_are_all_covered():
-    declared = set(declared_entry_points("rankscope.proxies"))
-    covered = {cls.proxy for cls in globals().values()
-               if isinstance(cls, type) and issubclass(cls, ProxyContract) and cls is not ProxyContract}
-    assert covered == declared, (f"proxies without a contract class: {sorted(declared - covered)}; "
-                                 f"classes for undeclared proxies: {sorted(covered - declared)}")
-    # the registry (installed metadata) offers every declared proxy: a stale install fails here
-    assert declared <= set(PROXIES.names()), "reinstall: pip install -e '.[test]'"
+    assert_contracts_cover("rankscope.proxies", ProxyContract, "proxy", globals(), PROXIES)
 
 
 # one ProxyContract subclass per built-in proxy (pytest collects the Test* names)
