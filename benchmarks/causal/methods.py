@@ -162,7 +162,7 @@ def peft_row(session, method: str) -> dict:
     outcome = Harness(task, cfg).train(pm, None, hook, progress=False)
     final = dict(outcome.final)
     t_test = time.perf_counter()
-    final.update(session.test_scorer(pm) if session.test_scorer else {})
+    final.update(session.loaded.test_scorer(pm) if session.loaded.test_scorer else {})
     params, type_ranks = peft_params(pm, session)
     return {"params": params, "ranks": type_ranks, "allocate_s": allocate_s, "test_s": time.perf_counter() - t_test,
             **metrics_row(final, outcome.train_s, outcome.eval_s, outcome.steps)}

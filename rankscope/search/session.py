@@ -64,9 +64,7 @@ class Session:
         t1 = time.perf_counter()
         loaded = self.kind.prepare(cfg, self.model, self.tokenizer, self.space)
         self.task = loaded.prepared.with_dev_subset(cfg.max_dev_samples)
-        self.loaded = loaded
-        self.test_scorer = loaded.test_scorer  # GSM8K: greedy decoding + exact match on test, after training
-        self.planted = loaded.state  # the planted task's teacher and plants (None for other kinds)
+        self.loaded = loaded  # the kind's budget, test scorer (GSM8K exact match), baseline store, state
         self.budget = (loaded.budget if cfg.budget in (None, *self.kind.named_budgets) and loaded.budget
                        else Budget.parse(cfg.budget or "r2", self.space))
         self.harness = Harness(self.task, cfg)
@@ -77,6 +75,12 @@ class Session:
         self._cache: dict[tuple, TrainOutcome] = {}
         # where a run's time goes before any training: model + space, then the task's data
         self.timing = {"load_s": t1 - t0, "task_s": time.perf_counter() - t1}
+
+    @property
+    def planted(self):
+        """The planted task's teacher and plants (:class:`~rankscope.tasks.planted.task.PlantedTask`,
+        the planted kind's loaded state); ``None`` for other kinds, which keep no state."""
+        return self.loaded.state
 
     # ------------------------------------------------------------------ the Trainer protocol
     @property
@@ -109,7 +113,7 @@ class Session:
         # a training without hook or report is a function of its allocation: train it once (saving
         # its adapters needs the live handle, so a cached outcome cannot serve a save)
         pure = hook is None and report is None
-        score_test = score_test and self.test_scorer is not None
+        score_test = score_test and self.loaded.test_scorer is not None
         lr = self.cfg.lr if lr is None else lr
         key = (allocation.to_json(), allocation.form, steps, eval_every, evaluate, score_test, lr) if pure else None
         if key in self._cache and save_to is None:
@@ -121,8 +125,8 @@ class Session:
                                          evaluate=evaluate, report=report, desc=desc,
                                          progress=self.progress and progress, lr=lr)
             if score_test:
-                outcome.final.update(self.test_scorer(self.model, progress=self.progress and progress))
-                outcome.test_s = self.test_scorer.last["generate_s"]
+                outcome.final.update(self.loaded.test_scorer(self.model, progress=self.progress and progress))
+                outcome.test_s = self.loaded.test_scorer.last["generate_s"]
             if save_to is not None:
                 from rankscope.checkpoints.native import save_adapters
 

@@ -15,7 +15,6 @@ rankscope.errors.InputError: --max-steps must be a positive integer, got 0
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import fields, is_dataclass
 
@@ -26,15 +25,10 @@ from rankscope.errors import InputError
 from rankscope.registry import SPACES
 from rankscope.search.config import SearchConfig
 from rankscope.tasks import all_presets, kinds, task_kind, task_names
+from rankscope.tasks.kind import is_number
 
 BASELINES = ("uniform",)
 SCALINGS = {"lora": "alpha/r", "rslora": "alpha/sqrt(r)"}
-
-
-def _number(value, kind) -> bool:
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, int) if kind is int else isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def _names(key: str) -> list[str]:
@@ -113,7 +107,7 @@ def check_settings(cfg: SearchConfig) -> None:
     for flag, value, type_, ok, valid in _ranges(cfg):
         if value is None:
             continue
-        if not _number(value, type_) or not ok(value):
+        if not is_number(value, type_) or not ok(value):
             raise InputError(f"{flag} must be {valid}, got {value!r}")
     SPACES.get(cfg.space)
     named = {word: kind for kind in kinds() for word in kind.named_budgets}

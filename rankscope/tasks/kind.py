@@ -23,12 +23,15 @@ where :func:`~rankscope.tasks.task_kind` finds it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rankscope.errors import InputError
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from rankscope.allocation.allocation import Allocation
     from rankscope.allocation.budget import Budget
     from rankscope.harness.data import PreparedTask
@@ -46,6 +49,17 @@ class BaselineStore(Protocol):
     def put(self, settings: dict, allocation, record: dict) -> None: ...
 
 
+class TestScorer(Protocol):
+    """Scores a trained model on the task's test problems after training: ``scorer(model,
+    progress=...)`` → metrics (prefixed ``test_``), with the last call's cost in ``last``
+    (``generate_s``). GSM8K's exact match is one
+    (:class:`~rankscope.tasks.causal.exact_match.GSM8KExactMatch`)."""
+
+    last: dict
+
+    def __call__(self, model: nn.Module, progress: bool = False) -> dict[str, float]: ...
+
+
 @dataclass
 class LoadedTask:
     """What :meth:`TaskKind.prepare` hands the session.
@@ -59,7 +73,7 @@ class LoadedTask:
 
     prepared: PreparedTask
     budget: Budget | None = None
-    test_scorer: Any = None
+    test_scorer: TestScorer | None = None
     baseline_store: BaselineStore | None = None
     state: Any = None
 
@@ -122,6 +136,14 @@ class TaskKind:
         """The kind's entries of ``result.extras`` from the trained run and its baselines
         (``None``: that baseline diverged); default none."""
         return {}
+
+
+def is_number(value, kind: type) -> bool:
+    """A setting's value is an ``int`` (``kind`` int) or a finite ``int``/``float`` (``kind``
+    float); ``True``/``False`` are neither (TOML and JSON give booleans as their own type)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) if kind is int else isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def refuse_planted_options(cfg: SearchConfig) -> None:

@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from rankscope.errors import InputError
+from rankscope.tasks.causal.features import CAUSAL_TASKS
 from rankscope.tasks.kind import (
     LoadedTask,
     TaskKind,
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-GSM8K, CAUSAL = "gsm8k", "causal"
+CAUSAL, GSM8K = CAUSAL_TASKS  # the task names the rows and features know
 
 
 class CausalKind(TaskKind):
@@ -36,7 +37,7 @@ class CausalKind(TaskKind):
     defaults = {"epochs": 1.0, "lr": 5e-4, "batch_size": 8, "eval_batch_size": 8, "max_len": 512, "scaling": "lora"}
 
     def owns(self, task: str) -> bool:
-        return task in (GSM8K, CAUSAL)
+        return task in CAUSAL_TASKS
 
     def task_names(self) -> list[str]:
         return [GSM8K, CAUSAL]

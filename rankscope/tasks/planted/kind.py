@@ -10,12 +10,11 @@ planted allocation, the ceiling) (:class:`~rankscope.tasks.kind.TaskKind`).
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import fields
 from typing import TYPE_CHECKING
 
 from rankscope.errors import InputError
-from rankscope.tasks.kind import LoadedTask, TaskKind, refuse_exact_match
+from rankscope.tasks.kind import LoadedTask, TaskKind, is_number, refuse_exact_match
 
 if TYPE_CHECKING:
     from rankscope.search.config import SearchConfig
@@ -25,23 +24,17 @@ log = logging.getLogger(__name__)
 PLANTED = "planted"
 
 
-def _number(value, kind: type) -> bool:
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, int) if kind is int else isinstance(value, (int, float)) and math.isfinite(value)
-
-
 # [planted] option: (predicate, what is valid)
 PLANTED_RANGES = {
-    "n_plants": (lambda v: _number(v, int) and v >= 1, "a positive integer"),
-    "shortcut_share": (lambda v: _number(v, float) and 0 <= v <= 1, "a number in [0, 1]"),
-    "ranks": (lambda v: isinstance(v, (list, tuple)) and len(v) > 0 and all(_number(r, int) and r >= 1 for r in v),
+    "n_plants": (lambda v: is_number(v, int) and v >= 1, "a positive integer"),
+    "shortcut_share": (lambda v: is_number(v, float) and 0 <= v <= 1, "a number in [0, 1]"),
+    "ranks": (lambda v: isinstance(v, (list, tuple)) and len(v) > 0 and all(is_number(r, int) and r >= 1 for r in v),
               "a non-empty list of positive integers, e.g. [32] or [2, 4, 8]"),
-    "scale": (lambda v: _number(v, float) and v > 0, "a positive number"),
-    "seq_len": (lambda v: _number(v, int) and v >= 2, "an integer of at least 2"),
-    "n_train": (lambda v: _number(v, int) and v >= 1, "a positive integer"),
-    "n_dev": (lambda v: _number(v, int) and v >= 1, "a positive integer"),
-    "proj_dim": (lambda v: _number(v, int) and v >= 1, "a positive integer"),
+    "scale": (lambda v: is_number(v, float) and v > 0, "a positive number"),
+    "seq_len": (lambda v: is_number(v, int) and v >= 2, "an integer of at least 2"),
+    "n_train": (lambda v: is_number(v, int) and v >= 1, "a positive integer"),
+    "n_dev": (lambda v: is_number(v, int) and v >= 1, "a positive integer"),
+    "proj_dim": (lambda v: is_number(v, int) and v >= 1, "a positive integer"),
     "targets": (lambda v: v in ("tokens", "pooled"), "'tokens' or 'pooled'"),
 }
 
