@@ -61,7 +61,7 @@ def run_cell(cell: dict, settings: dict) -> dict:
         if not isinstance(exc, DivergedError):
             raise
         final, failure = None, str(exc)
-    mean = lambda v: sum(v) / len(v) if v else None  # noqa: E731
+    mean = lambda v: sum(v) / len(v) if v else None
     return {**cell, "primary": session.objective.primary, "final": final, "failure": failure,
             "delta_w": {kind: mean(v) for kind, v in movement.by_kind.items()},
             "params": session.uniform().params, "train_s": round(time.perf_counter() - t0, 1)}

@@ -26,7 +26,7 @@ from benchmarks.common.cells import (
 )
 
 from .cell import TASKS, run_cell
-from .table import markdown
+from .table import SHARED_RANK, markdown
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "rank-lr.jsonl"
 RULES = ["lora", "rslora"]
@@ -69,8 +69,11 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         raise SystemExit(f"unknown task or rule {unknown}; tasks: {', '.join(TASKS)}; rules: {', '.join(RULES)}")
     cells = CellFile(args.results, {"threads": args.threads, "tasks": TASKS}, timeout=args.cell_timeout)
-    todo = [dict(task=t, rule=rule, rank=k, lr=lr, seed=s) for s in args.seeds for t in args.tasks
-            for rule in args.rules for k in args.ranks for lr in args.lrs]
+    # rank 1 trains identically under every rule (α/1 = α/√1): it runs once, under lora, and the
+    # tables share it (two rslora rank-1 cells that did run matched their lora twins bit for bit)
+    todo = [{"task": t, "rule": rule, "rank": k, "lr": lr, "seed": s} for s in args.seeds for t in args.tasks
+            for rule in args.rules for k in args.ranks for lr in args.lrs
+            if not (k == SHARED_RANK and rule != "lora")]
     # order: seed 0 of everything first, so a stopped run leaves complete tables for one seed
     cells.run_as_ready("benchmarks.rank_lr", lambda: [c for c in todo if cells.get(**c) is None], jobs=args.jobs)
     print(markdown(cells.rows))

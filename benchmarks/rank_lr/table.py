@@ -10,18 +10,30 @@ from __future__ import annotations
 
 import statistics
 
+#: the rank at which every scaling rule gives the same factor (α/r = α/√r = α at r = 1)
+SHARED_RANK = 1
+
 
 def _mean(values):
     values = [v for v in values if v is not None]
     return statistics.fmean(values) if values else None
 
 
+def rows_of(rows: list[dict], task: str, rule: str) -> list[dict]:
+    """The rows of one task and rule. At rank 1 every rule is the same training (α/1 = α/√1), so
+    a rank-1 cell run under ``lora`` serves every rule that has no rank-1 cell of its own at that
+    lr and seed (:data:`benchmarks.rank_lr.cli.SHARED_RANK` skips running them twice)."""
+    own = [r for r in rows if r["task"] == task and r["rule"] == rule]
+    have = {(r["lr"], r["seed"]) for r in own if r["rank"] == SHARED_RANK}
+    shared = [r for r in rows if r["task"] == task and r["rule"] == "lora" and r["rank"] == SHARED_RANK
+              and (r["lr"], r["seed"]) not in have]
+    return own + shared if rule != "lora" else own
+
+
 def grid(rows: list[dict], task: str, rule: str) -> dict:
     """``{(rank, lr): {"metric": mean, "seeds": n, "delta": mean ‖ΔW‖ of module edges}}``."""
     out: dict = {}
-    for r in rows:
-        if r["task"] != task or r["rule"] != rule:
-            continue
+    for r in rows_of(rows, task, rule):
         cell = out.setdefault((r["rank"], r["lr"]), {"metric": [], "delta": []})
         cell["metric"].append((r.get("final") or {}).get(r["primary"]))
         cell["delta"].append((r.get("delta_w") or {}).get("lora"))
