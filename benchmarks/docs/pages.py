@@ -17,7 +17,7 @@ def protocol_cells(results: Path, quick: bool) -> tuple[CellFile, dict, list]:
     from benchmarks.protocol.methods import METHODS
     from benchmarks.protocol.sweep import SELECTION, default_settings
 
-    settings = default_settings(quick)
+    settings = default_settings(quick, scaling="lora")  # the first protocol: α/r
     name = "protocol-quick.jsonl" if quick else "protocol.jsonl"
     return CellFile(results / name, settings, selection=SELECTION), settings, list(METHODS)
 

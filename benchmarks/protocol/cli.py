@@ -36,6 +36,7 @@ them into the documentation's results page::
     python -m benchmarks.protocol --quick            # SST-2, 24 steps: < 30 min on 2 CPU cores
     python -m benchmarks.protocol --device cuda      # the full protocol (3 tasks, 3 epochs)
     python -m benchmarks.protocol --table-only
+    python -m benchmarks.protocol --scaling lora --table-only   # the first protocol (α/r)
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from benchmarks.common.cells import CellFile, add_cell_arguments, run_if_child
 
 from .methods import METHODS, SVD_FORM, run_cell
 from .sweep import (
+    SCALING,
     SELECTION,
     chosen_lr,
     default_settings,
@@ -65,7 +67,7 @@ MODULE = __package__ or "benchmarks.protocol"  # what a cell's child process run
 
 
 def settings_from(args) -> dict:
-    s = default_settings(args.quick, args.device)
+    s = default_settings(args.quick, args.device, args.scaling)
     if args.tasks:
         s["tasks"] = args.tasks.split(",")
     if args.lr_sweep:
@@ -90,10 +92,11 @@ def use_data_dir(args) -> None:
     os.environ["RANKSCOPE_GLUE_DIR"] = str(Path(data_dir).resolve())
 
 
-def results_path(quick: bool, device: str = "cpu") -> Path:
-    """``benchmarks/results/protocol[-quick][-DEVICE].jsonl``: -DEVICE unless cpu, so a file holds
-    the cells of one device only."""
-    suffix = "" if device == "cpu" else f"-{device.split(':')[0]}"
+def results_path(quick: bool, device: str = "cpu", scaling: str = SCALING) -> Path:
+    """``benchmarks/results/protocol[-quick][-DEVICE][-RULE].jsonl``: -DEVICE unless cpu and
+    -RULE unless lora (the first protocol's α/r), so a file holds the cells of one device and one
+    scaling rule only."""
+    suffix = ("" if device == "cpu" else f"-{device.split(':')[0]}") + ("" if scaling == "lora" else f"-{scaling}")
     return RESULTS / f"protocol{'-quick' if quick else ''}{suffix}.jsonl"
 
 
@@ -119,6 +122,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--max-train-samples", type=int, help="train on a seeded subset of this many rows")
     ap.add_argument("--max-dev-samples", type=int, help="evaluate on a fixed subset of this many dev rows")
     ap.add_argument("--data-dir", help="GLUE v1 TSV directory (default $RANKSCOPE_GLUE_DIR, else ../shared/data/glue)")
+    ap.add_argument("--scaling", choices=["rslora", "lora"], default=SCALING,
+                    help="the LoRA form's scaling rule (default rslora, alpha/sqrt(r); lora: alpha/r, the rule of "
+                         "the first protocol, results/protocol.jsonl)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--jobs", type=int, help="cells side by side (default: 2 with --quick, else 1)")
     ap.add_argument("--results", help="JSON Lines file of finished cells (default benchmarks/results/protocol"
@@ -134,7 +140,7 @@ def main(argv: list[str] | None = None):
         return
     settings = settings_from(args)
     use_data_dir(args)
-    out = Path(args.results) if args.results else results_path(args.quick, args.device)
+    out = Path(args.results) if args.results else results_path(args.quick, args.device, args.scaling)
     cells = CellFile(out, settings, timeout=args.cell_timeout, selection=SELECTION)
     methods = args.methods.split(",") if args.methods else list(METHODS)
     unknown = sorted(set(methods) - set(METHODS))

@@ -43,6 +43,8 @@ def method_options(settings: dict, method: str) -> tuple[str, dict]:
 def config(settings: dict, task: str, method: str, seed: int, lr: float):
     from rankscope.search.config import SearchConfig
 
+    from .sweep import scaling_of
+
     name, options = method_options(settings, method)
     if name == "peft-eva":  # EVA's session is uniform's: its rank, modules and data
         name, options = "uniform", {}
@@ -52,6 +54,7 @@ def config(settings: dict, task: str, method: str, seed: int, lr: float):
         batch_size=settings["batch_size"], max_len=settings["max_len"],
         max_train_samples=settings["max_train_samples"], max_dev_samples=settings["max_dev_samples"],
         eval_every=settings["eval_every"], svd_alpha=settings["svd_alpha"], device=settings["device"],
+        scaling=scaling_of(settings),
     ).resolved()  # the data: $RANKSCOPE_GLUE_DIR, set by the CLI
 
 
@@ -128,7 +131,8 @@ def eva_model(session):
     alpha = cfg.alpha or DEFAULT_ALPHA["lora"]["lora"]
 
     def lora_config(modules):
-        return peft.LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, target_modules=sorted(modules),
+        return peft.LoraConfig(r=r, lora_alpha=alpha, use_rslora=cfg.scaling == "rslora", lora_dropout=0.0,
+                               target_modules=sorted(modules),
                                task_type="SEQ_CLS", modules_to_save=sorted(head_modules(session.model)),
                                init_lora_weights="eva", eva_config=peft.EvaConfig(rho=EVA["rho"]))
     data = [{k: v for k, v in b.items() if k != "labels"}

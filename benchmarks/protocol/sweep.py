@@ -29,9 +29,21 @@ SELECTION = ("tasks", "lr_sweep", "seeds", "extend_sweep")
 COMMON = {"model": "minilm", "space": "lora", "budget": "r2", "batch_size": 32, "max_len": 128, "svd_alpha": 256.0}
 
 
-def default_settings(quick: bool = False, device: str = "cpu") -> dict:
-    """The protocol's settings before any command-line override (``--quick``: the smoke test)."""
-    return {**COMMON, **(QUICK if quick else FULL), "device": device}  # QUICK's max_len replaces COMMON's
+#: the LoRA form's scaling rule of a new protocol run (docs/architecture.md, "Rank-stable scaling")
+SCALING = "rslora"
+
+
+def default_settings(quick: bool = False, device: str = "cpu", scaling: str = SCALING) -> dict:
+    """The protocol's settings before any command-line override (``--quick``: the smoke test).
+    ``scaling`` is the LoRA form's rule; the first protocol ran α/r (``lora``) before the rule
+    was a setting, so its settings, and its files' rows, carry no ``scaling`` key."""
+    rule = {} if scaling == "lora" else {"scaling": scaling}
+    return {**COMMON, **(QUICK if quick else FULL), "device": device, **rule}  # QUICK's max_len replaces COMMON's
+
+
+def scaling_of(settings: dict) -> str:
+    """The LoRA form's rule the cells of ``settings`` train under (α/r where none is recorded)."""
+    return settings.get("scaling", "lora")
 
 
 def best_row(rows: list) -> dict | None:

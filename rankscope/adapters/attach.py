@@ -37,8 +37,9 @@ def attach(model, space, allocation: Allocation, form: str | None = None, *,
 
     ``form`` is ``"lora"`` (A, B) or ``"svd"`` (P, λ, Q); it defaults to the allocation's form.
     ``alpha`` is a float or ``{"lora": α, "shortcut": α_s}``; defaults: LoRA form 16 / 4
-    (HeteroLoRA), SVD form 32 (SalientLoRA). ``scaling`` is ``"lora"`` (α/r, as PEFT) or
-    ``"rslora"`` (α/√r, PEFT's ``use_rslora``). Adapter init draws from ``torch.Generator(seed)``,
+    (HeteroLoRA), SVD form 32 (SalientLoRA). ``scaling`` is the LoRA form's rule: ``"rslora"``
+    (α/√r, PEFT's ``use_rslora``; rank stable) or ``"lora"`` (α/r, PEFT's default); the SVD form
+    always scales by α/r₀ (docs/architecture.md, "Rank-stable scaling"). Adapter init draws from ``torch.Generator(seed)``,
     so it does not depend on (or disturb) the global RNG. With ``freeze_base`` every parameter
     of the model is frozen; the harness unfreezes the task head.
     """
@@ -62,10 +63,12 @@ def attach(model, space, allocation: Allocation, form: str | None = None, *,
     if scaling not in ("lora", "rslora"):
         raise InputError(f"unknown scaling {scaling!r}; valid: lora (alpha/r), rslora (alpha/sqrt(r))")
     cls = ADAPTER_FORMS[form]
+    # the rule sets how the LoRA form's factor depends on its rank; the SVD form's α/r₀ is fixed
+    rule = {"rslora": scaling == "rslora"} if form == "lora" else {}
     for e in space.edges:
         r = allocation.ranks.get(e.id, 0)
         if r > 0:
-            adapters[e.id] = cls(e.d_in, e.d_out, r, alphas[e.kind], generator=gen, rslora=scaling == "rslora")
+            adapters[e.id] = cls(e.d_in, e.d_out, r, alphas[e.kind], generator=gen, **rule)
     adapters.to(device=param.device, dtype=param.dtype if param.is_floating_point() else None)
     frozen = {}
     if freeze_base:

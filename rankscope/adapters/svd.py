@@ -2,7 +2,9 @@
 
 Q: r₀ × d_in and P: d_out × r₀ ~ N(0, 0.02²); λ = 0, so a fresh adapter is the identity change.
 The scale α/r₀ uses the *initial* rank and never changes (AdaLoRA issue #12: rescaling by the
-live rank hurts). :meth:`orth_penalty` is the regulariser ‖QQᵀ − I‖_F + ‖PᵀP − I‖_F (not squared,
+live rank hurts), so pruning never changes how fast the surviving triplets learn: the form is
+rank stable under any scaling rule, and the LoRA form's rule (``scaling``) does not apply to it
+(as PEFT's AdaLoRA, which has no ``use_rslora``). :meth:`orth_penalty` is the regulariser ‖QQᵀ − I‖_F + ‖PᵀP − I‖_F (not squared,
 as in PEFT and the SalientLoRA code).
 """
 
@@ -18,9 +20,8 @@ class SVDAdapter(LowRankAdapter):
     form = "svd"
     RANK_DIMS = {"Q": 0, "lam": 0, "P": 1}
 
-    def __init__(self, d_in, d_out, rank, alpha: float, generator: torch.Generator | None = None,
-                 rslora: bool = False):
-        super().__init__(d_in, d_out, rank, scale=alpha / (rank ** 0.5 if rslora else rank))
+    def __init__(self, d_in, d_out, rank, alpha: float, generator: torch.Generator | None = None):
+        super().__init__(d_in, d_out, rank, scale=alpha / rank)
         self.Q = nn.Parameter(torch.empty(rank, d_in))
         self.lam = nn.Parameter(torch.zeros(rank))
         self.P = nn.Parameter(torch.empty(d_out, rank))
