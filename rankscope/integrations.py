@@ -58,6 +58,7 @@ from transformers import TrainerCallback
 
 from rankscope import distributed
 from rankscope.adapters.attach import attach
+from rankscope.adapters.lora import DEFAULT_SCALING
 from rankscope.allocation.budget import Budget
 from rankscope.allocators import ALLOCATORS, AllocationContext, Allocator
 from rankscope.errors import InputError, TrainingError
@@ -187,7 +188,7 @@ class RankscopeCallback(TrainerCallback):
     :meth:`prepare`, see the module docstring); after ``prepare`` it is the one in use."""
 
     def __init__(self, allocator, space, budget, *, options: dict | None = None, alpha=None,
-                 scaling: str = "lora", orth_reg: float = 0.5, seed: int = 0, objective=None):
+                 scaling: str = DEFAULT_SCALING, orth_reg: float = 0.5, seed: int = 0, objective=None):
         self.allocator = ALLOCATORS.get(allocator)(**(options or {})) if isinstance(allocator, str) else allocator
         if not isinstance(self.allocator, Allocator):
             raise InputError(f"RankscopeCallback needs an Allocator or a registered name, got {allocator!r}")

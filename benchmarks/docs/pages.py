@@ -90,19 +90,28 @@ def planted_diagnosis_cells(results: Path) -> str:
 
 def rank_lr(results: Path) -> str:
     """The rank × lr tables (``python -m benchmarks.rank_lr --table-only``) and how far the grid is."""
-    from benchmarks.rank_lr.cli import LRS, RANKS, RULES, SEEDS
     from benchmarks.rank_lr.cell import TASKS
+    from benchmarks.rank_lr.cli import LRS, RANKS, RULES, SEEDS
     from benchmarks.rank_lr.table import markdown
 
     rows = read_rows(results / "rank-lr.jsonl")
-    planned = len(TASKS) * len(RULES) * len(RANKS) * len(LRS) * len(SEEDS)
+    # rank 1 runs once for every rule (benchmarks.rank_lr.table.SHARED_RANK)
+    planned = len(TASKS) * len(LRS) * len(SEEDS) * (len(RULES) * len(RANKS) - (len(RULES) - 1))
     walls = [r["wall_s"] for r in rows if r.get("wall_s")]
     cost = f"; {min(walls):,.0f}–{max(walls):,.0f} s per cell" if walls else ""
     done = f"`rank-lr.jsonl`: {len(rows)} of the {planned} planned cells{cost}."
     return done + "\n\n" + (markdown(rows) if rows else "No cell has finished yet.")
 
 
+def svd_form_pruning(results: Path) -> str:
+    """The SVD form's per-triplet speed on pruned and full edges (``python -m benchmarks.rank_lr.svd_form``)."""
+    from benchmarks.rank_lr.svd_form import markdown
+
+    return markdown(read_rows(results / "svd-form-pruning.jsonl"))
+
+
 #: ``<!-- generated: KEY -->`` → the function writing that part
 PARTS = {"protocol-full": protocol_full, "protocol-quick": protocol_quick, "protocol-full-cells": protocol_full_cells,
          "causal-quick": causal_quick, "planted-diagnosis": planted_diagnosis,
-         "planted-diagnosis-cells": planted_diagnosis_cells, "rank-lr": rank_lr}
+         "planted-diagnosis-cells": planted_diagnosis_cells, "rank-lr": rank_lr,
+         "svd-form-pruning": svd_form_pruning}

@@ -40,10 +40,14 @@ def method_options(settings: dict, method: str) -> tuple[str, dict]:
     return name, dict(options)
 
 
+def scaling_of(settings: dict) -> str:
+    """The LoRA form's rule the cells of ``settings`` train under (α/r where none is recorded:
+    the first protocol's settings predate the key)."""
+    return settings.get("scaling", "lora")
+
+
 def config(settings: dict, task: str, method: str, seed: int, lr: float):
     from rankscope.search.config import SearchConfig
-
-    from .sweep import scaling_of
 
     name, options = method_options(settings, method)
     if name == "peft-eva":  # EVA's session is uniform's: its rank, modules and data

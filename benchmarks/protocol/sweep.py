@@ -41,10 +41,6 @@ def default_settings(quick: bool = False, device: str = "cpu", scaling: str = SC
     return {**COMMON, **(QUICK if quick else FULL), "device": device, **rule}  # QUICK's max_len replaces COMMON's
 
 
-def scaling_of(settings: dict) -> str:
-    """The LoRA form's rule the cells of ``settings`` train under (α/r where none is recorded)."""
-    return settings.get("scaling", "lora")
-
 
 def best_row(rows: list) -> dict | None:
     """The row with the best final dev metric (a tie goes to the first, i.e. the smaller lr)."""

@@ -20,6 +20,7 @@ from torch import nn
 
 from rankscope.adapters import ADAPTER_FORMS
 from rankscope.adapters.handle import ATTR, AdapterHandle
+from rankscope.adapters.lora import DEFAULT_SCALING, check_scaling
 from rankscope.allocation.allocation import Allocation
 from rankscope.errors import InputError
 
@@ -31,7 +32,7 @@ DEFAULT_ALPHA = {"lora": {"lora": 16.0, "shortcut": 4.0}, "svd": {"lora": 32.0, 
 
 
 def attach(model, space, allocation: Allocation, form: str | None = None, *,
-           alpha: float | Mapping[str, float] | None = None, scaling: str = "lora", dropout: float = 0.0,
+           alpha: float | Mapping[str, float] | None = None, scaling: str = DEFAULT_SCALING, dropout: float = 0.0,
            seed: int = 0, freeze_base: bool = True, validate: bool = False) -> AdapterHandle:
     """Attach one adapter per edge with rank > 0 and return its :class:`AdapterHandle`.
 
@@ -60,8 +61,7 @@ def attach(model, space, allocation: Allocation, form: str | None = None, *,
     param = next(model.parameters())
     gen = torch.Generator().manual_seed(int(seed))
     adapters = nn.ModuleDict()
-    if scaling not in ("lora", "rslora"):
-        raise InputError(f"unknown scaling {scaling!r}; valid: lora (alpha/r), rslora (alpha/sqrt(r))")
+    check_scaling(scaling)
     cls = ADAPTER_FORMS[form]
     # the rule sets how the LoRA form's factor depends on its rank; the SVD form's α/r₀ is fixed
     rule = {"rslora": scaling == "rslora"} if form == "lora" else {}

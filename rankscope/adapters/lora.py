@@ -1,8 +1,14 @@
-"""LoRA form (Hu et al. 2021, eq. 3):  Δ(x) = (α/r) · B A x   (or α/√r with ``rslora``).
+"""LoRA form (Hu et al. 2021, eq. 3):  Δ(x) = s · B A x,  s = α/√r (``rslora``, the default) or α/r.
 
 A: r × d_in, Kaiming-uniform(a=√5) as in ``nn.Linear`` and PEFT; B: d_out × r, zeros, so a fresh
-adapter is exactly the identity change. Scale α/r uses the rank at attach time and stays fixed
+adapter is exactly the identity change. The scale uses the rank at attach time and stays fixed
 when ranks are masked or compacted (as in PEFT, where ``r`` does not change during training).
+
+**The scaling rule.** Under Adam each entry of B moves about lr per step whatever the rank, so
+‖B A‖ grows like √r and ‖ΔW‖ like s·√r: α/r (PEFT's default) slows a rank-r module by 1/√r, and
+an allocation's raised ranks learn slowest. α/√r (rsLoRA, Kalajdzievski 2023, arXiv 2312.03732;
+PEFT's ``use_rslora``) keeps every rank at one speed, which docs/results/rank-stability.md
+measures; it is the default (docs/architecture.md, "Rank-stable scaling").
 """
 
 from __future__ import annotations
@@ -13,6 +19,19 @@ import torch
 from torch import nn
 
 from rankscope.adapters.base import LowRankAdapter
+from rankscope.errors import InputError
+
+#: the LoRA form's scaling rules: name -> the factor s as a function of α and r
+SCALING_RULES = {"rslora": "alpha/sqrt(r)", "lora": "alpha/r"}
+#: the rule every task, the library and the trainer callback use unless told otherwise
+DEFAULT_SCALING = "rslora"
+
+
+def check_scaling(scaling: str) -> None:
+    """An :class:`~rankscope.errors.InputError` naming the valid rules, unless ``scaling`` is one."""
+    if scaling not in SCALING_RULES:
+        raise InputError(f"unknown scaling {scaling!r}; valid: "
+                         + ", ".join(f"{k} ({v})" for k, v in SCALING_RULES.items()))
 
 
 class LoRAAdapter(LowRankAdapter):

@@ -55,6 +55,7 @@ from pathlib import Path
 
 import torch
 
+from rankscope.adapters.lora import DEFAULT_SCALING, check_scaling
 from rankscope.errors import InputError
 from rankscope.models.loading import head_modules
 
@@ -89,12 +90,11 @@ def _tidy(x: float):
     return int(x) if float(x).is_integer() else float(x)
 
 
-def fold(weights: dict, *, scaling: str = "lora", alpha: float | None = None) -> dict:
+def fold(weights: dict, *, scaling: str = DEFAULT_SCALING, alpha: float | None = None) -> dict:
     """The serving-safe form of ``weights`` (:func:`module_weights`): ``{"r", "lora_alpha",
     "use_rslora", "scale", "modules": {path: {"A", "B", "r", "alpha"}}}`` with B folded and
     α_m chosen as in the module docstring."""
-    if scaling not in ("lora", "rslora"):
-        raise InputError(f"unknown scaling {scaling!r}; valid: lora (alpha/r), rslora (alpha/sqrt(r))")
+    check_scaling(scaling)
     if not weights:
         raise InputError("the allocation has no module edge with rank > 0: nothing to export to PEFT")
     rslora = scaling == "rslora"
@@ -208,9 +208,9 @@ def check_outputs(got: torch.Tensor, want: torch.Tensor, dtype, what: str) -> No
 
 
 def export_peft(model, handle, out_dir, *, drop_shortcuts: bool = False, fresh_model=None,
-                scaling: str = "lora", alpha: float | None = None) -> tuple:
+                scaling: str = DEFAULT_SCALING, alpha: float | None = None) -> tuple:
     """Write ``handle``'s module edges (on ``model``) as a serving-safe PEFT adapter in
-    ``out_dir``; detaches ``handle``. ``scaling`` (``"lora"`` or ``"rslora"``) and ``alpha`` set
+    ``out_dir``; detaches ``handle``. ``scaling`` (``"rslora"`` or ``"lora"``) and ``alpha`` set
     the top-level ``use_rslora`` and ``lora_alpha`` (default: the largest rank); pass the
     training ones to keep B unchanged on full-rank modules. Any choice gives the same function.
     With ``fresh_model`` (an untouched copy of the base model), the export is loaded back and

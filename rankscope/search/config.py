@@ -29,6 +29,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 import tomli_w
 import tomllib
 
+from rankscope.adapters.lora import DEFAULT_SCALING
 from rankscope.errors import InputError
 from rankscope.tasks import all_presets, kinds, task_kind
 
@@ -85,7 +86,9 @@ class SearchConfig:
     svd_alpha: float | None = setting(None, "Alpha of SVD-form adapters only (salient, adalora): --alpha when "
                                             "given, else the allocator's own default on the task, else 32 (the "
                                             "paper's).")
-    scaling: str | None = setting(None, "Adapter scaling: lora (alpha/r, as PEFT) or rslora (alpha/sqrt(r)).")
+    scaling: str | None = setting(None, "The LoRA form's scaling rule: rslora (alpha/sqrt(r), the default: every rank "
+                                        "learns at one speed) or lora (alpha/r, PEFT's default: larger ranks learn "
+                                        "slower). The SVD form always scales by alpha/r0.")
     max_rank: int = setting(64, "Largest rank any edge may take.")
     baseline: list = setting(help="Also train this baseline at the same budget (uniform); repeatable.",
                              factory=list)
@@ -176,7 +179,7 @@ class SearchConfig:
         """α and scaling for attaching adapters of ``form``: ``svd_alpha`` replaces ``alpha`` for
         the SVD form."""
         alpha = self.svd_alpha if form == "svd" and self.svd_alpha is not None else self.alpha
-        return {"alpha": alpha, "scaling": self.scaling or "lora"}
+        return {"alpha": alpha, "scaling": self.scaling or DEFAULT_SCALING}
 
     def to_toml(self) -> str:
         """The settings as TOML, with any URL password in an option (``storage``) redacted: a

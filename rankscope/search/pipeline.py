@@ -29,6 +29,7 @@ import time
 from dataclasses import replace
 
 from rankscope import distributed
+from rankscope.adapters.lora import DEFAULT_SCALING
 from rankscope.allocation.allocation import Allocation
 from rankscope.allocators import Allocator
 from rankscope.allocators.context import WorkerLauncher
@@ -71,7 +72,7 @@ def run(session: Session, allocator: Allocator, *, workdir=None, launcher: Worke
         space=cfg.space, allocator=cfg.allocator, model=cfg.model, task=cfg.task, seed=cfg.seed,
         budget=session.budget.to_dict(), allocation={}, metrics=metrics_record(objective),
         num_labels=getattr(session.model.config, "num_labels", None) if session.kind.has_label_head else None,
-        scaling=cfg.scaling or "lora",
+        scaling=cfg.scaling or DEFAULT_SCALING,
         head_params=session.head_params)
     try:
         outcome = session.train(plan.allocation, plan.hook, desc=name, save_to=save_adapters_to, score_test=True)
@@ -102,7 +103,7 @@ def warn_if_ranks_are_handicapped(plan, scaling: str | None) -> bool:
     scaling"), so the ranks an allocator raised learn slowest. Ranks within a factor 2 of each
     other (a uniform allocation's rounding, 3 and 4) are not worth a warning. True when it warned."""
     ranks = sorted(set(plan.allocation.active.values()))
-    if plan.hook is not None or plan.allocation.form != "lora" or (scaling or "lora") != "lora" \
+    if plan.hook is not None or plan.allocation.form != "lora" or (scaling or DEFAULT_SCALING) != "lora" \
             or not ranks or ranks[-1] < 2 * ranks[0]:
         return False
     log.warning("this allocation mixes ranks %d to %d under --scaling lora (alpha/r), where a rank-r module's update "

@@ -19,6 +19,7 @@ import re
 from dataclasses import fields, is_dataclass
 
 from rankscope import distributed
+from rankscope.adapters.lora import check_scaling
 from rankscope.allocation.budget import Budget
 from rankscope.allocators import ALLOCATORS, Allocator
 from rankscope.errors import InputError
@@ -28,7 +29,6 @@ from rankscope.tasks import all_presets, kinds, task_kind, task_names
 from rankscope.tasks.kind import is_number
 
 BASELINES = ("uniform",)
-SCALINGS = {"lora": "alpha/r", "rslora": "alpha/sqrt(r)"}
 
 
 def _names(key: str) -> list[str]:
@@ -129,9 +129,8 @@ def check_settings(cfg: SearchConfig) -> None:
     bad = [b for b in cfg.baseline if b not in BASELINES]
     if bad:
         raise InputError(f"unknown baseline {bad[0]!r}; available: {', '.join(BASELINES)}")
-    if cfg.scaling not in (None, *SCALINGS):
-        raise InputError(f"unknown scaling {cfg.scaling!r}; valid: "
-                         + ", ".join(f"{k} ({v})" for k, v in SCALINGS.items()))
+    if cfg.scaling is not None:
+        check_scaling(cfg.scaling)
     check_device(cfg.device)
     kind.check(cfg)
 

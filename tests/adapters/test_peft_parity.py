@@ -14,14 +14,15 @@ import rankscope as rs
 peft = pytest.importorskip("peft")
 
 
+@pytest.mark.parametrize("scaling", ["rslora", "lora"])
 @pytest.mark.parametrize("family", ["bert", "llama", "opt", "gpt2"])
-def test_mixed_rank_lora_matches_peft(family):
+def test_mixed_rank_lora_matches_peft(family, scaling):
     model = make_tiny(family)
     space = rs.build_space("lora", model, max_rank=8)
     ranks = {e.id: [1, 2, 3, 5, 0, 8][i % 6] for i, e in enumerate(space.edges)}
     alloc = rs.Allocation(space, ranks)
     alpha = 16.0
-    handle = rs.attach(model, space, alloc, alpha=alpha, seed=1)
+    handle = rs.attach(model, space, alloc, alpha=alpha, scaling=scaling, seed=1)
     g = torch.Generator().manual_seed(7)
     with torch.no_grad():
         for a in handle.adapters.values():
@@ -35,7 +36,7 @@ def test_mixed_rank_lora_matches_peft(family):
 
     targets = sorted(weights)
     escaped = {t: t.replace(".", r"\.") for t in targets}
-    config = peft.LoraConfig(r=8, lora_alpha=alpha, lora_dropout=0.0,
+    config = peft.LoraConfig(r=8, lora_alpha=alpha, lora_dropout=0.0, use_rslora=scaling == "rslora",
                              target_modules="|".join(escaped.values()),  # str = full-match regex
                              rank_pattern={escaped[t]: weights[t][0].shape[0] for t in targets},
                              fan_in_fan_out=(family == "gpt2"))

@@ -9,9 +9,8 @@ import pytest
 from conftest import REPO
 
 from benchmarks.common.cells import CellFile
-from benchmarks.protocol.methods import EVA, METHODS, method_options
+from benchmarks.protocol.methods import EVA, METHODS, SVD_FORM, method_options
 from benchmarks.protocol.sweep import (
-    COMMON,
     FULL,
     SELECTION,
     chosen_lr,
@@ -265,18 +264,24 @@ DEFAULT_EXCEPTIONS = {
 
 
 def test_the_shipped_glue_defaults_are_the_committed_sweeps_picks():
-    """Every method's GLUE default is what the rule picks from the committed results file, once
-    every task's sweep has chosen for it (docs/results/glue-protocol.md, "Defaults from the sweep")."""
+    """Every method's GLUE default is what the rule picks from the committed results file of its
+    form, once every task's sweep has chosen for it (docs/results/glue-protocol.md, "Defaults
+    from the sweep"): the LoRA form's from the sweeps under the rule the task ships, the SVD
+    form's (whose fixed α/r₀ no rule changes) from the first protocol's (α/r)."""
+    from benchmarks.protocol.cli import results_path
     from benchmarks.protocol.defaults import cross_task_lr, shipped_lr
+    from benchmarks.protocol.sweep import default_settings
+    from rankscope.search.config import SearchConfig
 
-    settings = {**COMMON, **FULL, "device": "cpu"}
-    cells = CellFile(REPO / "benchmarks/results/protocol.jsonl", settings, selection=SELECTION)
+    shipped_rule = SearchConfig(task="mrpc").resolved().scaling  # the rule the GLUE lrs are for
     sweep = (FULL["lr_sweep"], FULL["seeds"][0], FULL["extend_sweep"])
     checked = []
-    for method in METHODS:
-        picks = [chosen_lr(cells, task, method, *sweep) for task in FULL["tasks"]]
-        if None in picks or shipped_lr(method) is None:
-            continue
-        assert shipped_lr(method) == DEFAULT_EXCEPTIONS.get(method, cross_task_lr(picks)), (method, picks)
-        checked.append(method)
-    assert "uniform" in checked and "salient" in checked  # the file has every task of these
+    for scaling, methods in ((shipped_rule, [m for m in METHODS if m not in SVD_FORM]), ("lora", list(SVD_FORM))):
+        cells = CellFile(results_path(False, "cpu", scaling), default_settings(scaling=scaling), selection=SELECTION)
+        for method in methods:
+            picks = [chosen_lr(cells, task, method, *sweep) for task in FULL["tasks"]]
+            if None in picks or shipped_lr(method) is None:
+                continue
+            assert shipped_lr(method) == DEFAULT_EXCEPTIONS.get(method, cross_task_lr(picks)), (method, picks)
+            checked.append(method)
+    assert "uniform" in checked and "salient" in checked  # the files have every task of these

@@ -1,5 +1,9 @@
 """The rank × lr tables: best lr per rank, the spread across ranks, the weight-movement ratio."""
 
+import os
+
+from conftest import SHARED_DATA
+
 from benchmarks.rank_lr.table import best_lrs, grid, markdown
 
 
@@ -35,3 +39,16 @@ def test_a_diverged_lr_never_wins():
             r["final"] = None
     assert best_lrs(grid(data, "sst2", "lora"))[1][0] == 1e-3
     assert "diverged" in markdown(data)
+
+
+def test_the_svd_form_cell_prunes_every_other_edge_to_one_triplet_and_measures_both(monkeypatch):
+    """benchmarks.rank_lr.svd_form on tiny BERT, 3 steps: half the edges end with one live triplet."""
+    from benchmarks.rank_lr.svd_form import SETTINGS, markdown, run_cell
+
+    monkeypatch.setenv("RANKSCOPE_GLUE_DIR", os.environ.get("RANKSCOPE_GLUE_DIR", str(SHARED_DATA / "glue")))
+
+    row = run_cell({"seed": 0}, {**SETTINGS, "model": "tiny-bert", "max_steps": 3, "max_train_samples": 64})
+    assert row["pruned_edges"] > 0
+    moved = row["triplet_delta_w"]
+    assert moved["pruned"] > 0 and moved["full"] > 0 and row["ratio"] == moved["pruned"] / moved["full"]
+    assert "| 0 |" in markdown([row])

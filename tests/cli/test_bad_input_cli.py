@@ -110,7 +110,7 @@ CASES = [
     Case("planted preset on a GLUE task", f"{S} --task mrpc --preset quick",
          "preset 'quick' is a variant of the planted task, not of 'mrpc'"),
     Case("unknown baseline", f"{C} --baseline adalora", "unknown baseline 'adalora'; available: uniform"),
-    Case("unknown scaling", f"{C} --scaling sqrt", "unknown scaling 'sqrt'; valid: lora (alpha/r), rslora"),
+    Case("unknown scaling", f"{C} --scaling sqrt", "unknown scaling 'sqrt'; valid: rslora (alpha/sqrt(r)), lora"),
     Case("unknown device", f"{C} --device tpu", "--device must be cpu, cuda or cuda:N, got 'tpu'"),
     Case("malformed CUDA device", f"{C} --device cuda:x", "--device must be cpu, cuda or cuda:N, got 'cuda:x'"),
     Case("CUDA on a machine without it", f"{C} --device cuda",

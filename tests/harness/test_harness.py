@@ -198,8 +198,9 @@ def test_a_proxy_scored_after_a_training_sees_the_untrained_head():
 
 
 def test_svd_alpha_scales_svd_form_adapters_only():
-    """``svd_alpha`` sets α of the SVD-form supernet (salient, adalora); LoRA-form runs in the same
-    search keep ``alpha`` (here the default 16 / 4, over rslora's √r on the planted task)."""
+    """``svd_alpha`` sets α of the SVD-form supernet (salient, adalora), whose factor is α/r₀ under
+    every rule; LoRA-form runs in the same search keep ``alpha`` (here the default 16 / 4, over
+    rslora's √r on the planted task)."""
     from rankscope.search.config import SearchConfig
     from rankscope.search.session import Session
     from rankscope.search.validate import check_settings
@@ -217,7 +218,7 @@ def test_svd_alpha_scales_svd_form_adapters_only():
         search.train(rs.Allocation(search.space, alloc.ranks, form), hook=Grab(), steps=1)
     for eid, r in alloc.ranks.items():
         if r:
-            assert seen["svd"][eid] == pytest.approx(256.0 / math.sqrt(r))
+            assert seen["svd"][eid] == pytest.approx(256.0 / r)
             kind = search.space.edge(eid).kind
             assert seen["lora"][eid] == pytest.approx({"lora": 16.0, "shortcut": 4.0}[kind] / math.sqrt(r))
     for bad in (0.0, -1.0):

@@ -22,13 +22,15 @@ def test_grad_norm_and_snip_match_an_independent_peft_recomputation(b_init):
     ‖∇A‖+‖∇B‖ and Σ|A⊙∇A|+Σ|B⊙∇B| by hand."""
     from peft import LoraConfig, get_peft_model
 
+    from rankscope.adapters.lora import DEFAULT_SCALING  # score_tiny attaches with the default rule
+
     scores, model, handle, batches, objective = score_tiny("grad_norm", b_init=b_init, space="lora-qv", rank=4)
     snip = score_edges(model, handle, objective, batches, [get_proxy("snip")]).scores["snip"]
     weights = {eid: (a.A.detach().clone(), a.B.detach().clone()) for eid, a in handle.adapters.items()}
     handle.detach()
     base = copy.deepcopy(model)
     peft_model = get_peft_model(base, LoraConfig(r=4, lora_alpha=16, target_modules=["query", "value"],
-                                                 lora_dropout=0.0))
+                                                 lora_dropout=0.0, use_rslora=DEFAULT_SCALING == "rslora"))
     peft_model.eval()
     mods = dict(peft_model.named_modules())
     pairs = {}

@@ -34,7 +34,8 @@ class CausalKind(TaskKind):
     name = "causal"
     # one epoch, short batches of long rows (GSM8K needs 512 tokens); evaluation batches of 8:
     # logits are batch × tokens × vocabulary floats
-    defaults = {"epochs": 1.0, "lr": 5e-4, "batch_size": 8, "eval_batch_size": 8, "max_len": 512, "scaling": "lora"}
+    defaults = {"epochs": 1.0, "lr": 5e-4, "batch_size": 8, "eval_batch_size": 8, "max_len": 512,
+                "scaling": "lora"}  # α/r: the rule its lr was chosen under
 
     def owns(self, task: str) -> bool:
         return task in CAUSAL_TASKS

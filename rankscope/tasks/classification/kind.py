@@ -21,14 +21,18 @@ if TYPE_CHECKING:
 class ClassificationKind(TaskKind):
     name = "classification"
     # lr: uniform LoRA's pick from the fair GLUE protocol's seed-0 sweeps (MRPC 1e-3, RTE 1e-3,
-    # CoLA 5e-4: the majority); docs/results/glue-protocol.md, "Defaults from the sweep"
+    # CoLA 5e-4: the majority); docs/results/glue-protocol.md, "Defaults from the sweep". Those
+    # sweeps ran under α/r, so the task keeps α/r until uniform's sweep under the rank-stable rule
+    # (python -m benchmarks.protocol --methods uniform --seeds 0) has chosen on every task
     defaults = {"epochs": 3.0, "lr": 1e-3, "batch_size": 32, "eval_batch_size": 64, "max_len": 128,
                 "scaling": "lora"}
     # An allocator's own defaults, where the protocol's sweep chose another lr than the task's (on
     # each of MRPC, RTE and CoLA the seed-0 sweep chooses an lr; the default is the lr most tasks
-    # chose, else the median). uniform, proxy-static and proxy-greedy chose 1e-3, the task's lr.
-    # The SVD-form methods were swept at svd_alpha 256 (their step size is lr × svd_alpha), so
-    # they take that α too unless --alpha or --svd-alpha is given. A --baseline keeps uniform's
+    # chose, else the median). The SVD-form methods were swept at svd_alpha 256 (their step size
+    # is lr × svd_alpha), so they take that α too unless --alpha or --svd-alpha is given; their
+    # fixed α/r₀ does not depend on the LoRA form's rule, so the first protocol's (α/r) sweeps
+    # still hold for them. uniform, proxy-static and proxy-greedy chose 1e-3, the task's lr. A
+    # --baseline keeps uniform's
     # own lr (``baseline_lr``), so a method's default never becomes its baseline's. The protocol's
     # tests check these against the committed results file.
     allocator_defaults = {

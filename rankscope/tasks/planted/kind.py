@@ -13,6 +13,7 @@ import logging
 from dataclasses import fields
 from typing import TYPE_CHECKING
 
+from rankscope.adapters.lora import DEFAULT_SCALING
 from rankscope.errors import InputError
 from rankscope.tasks.kind import LoadedTask, TaskKind, is_number, refuse_exact_match
 
@@ -76,7 +77,7 @@ class PlantedKind(TaskKind):
     # short sequences, one regression head; the calibrated defaults (docs/architecture.md,
     # "The planted-structure task"): rsLoRA scaling, 200 steps
     defaults = {"max_steps": 200, "lr": 3e-3, "batch_size": 32, "eval_batch_size": 64, "max_len": 64,
-                "scaling": "rslora"}
+                "scaling": DEFAULT_SCALING}
     # A preset fills the settings a run leaves at their defaults (flags and config files win).
     # "quick" is a short variant for a first result in a few minutes; the calibrated task (200
     # steps, 1024/512 rows) is the default, also named "calibrated".
