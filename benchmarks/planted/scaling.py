@@ -95,7 +95,9 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         raise SystemExit(f"unknown method or rule {unknown}; methods: {', '.join(METHODS)}; rules: {', '.join(RULES)}")
     cells = CellFile(args.results, {"threads": args.threads, "methods": METHODS}, timeout=args.cell_timeout)
-    todo = [dict(method=m, rule=r, seed=int(s)) for s in args.seeds.split(",") for r in rules for m in methods]
+    # the rules side by side: two cells that start together then train different baselines (the
+    # planted cache keeps uniform's and the oracle's per rule and seed; later cells read them)
+    todo = [{"method": m, "rule": r, "seed": int(s)} for s in args.seeds.split(",") for m in methods for r in rules]
     cells.run_as_ready("benchmarks.planted.scaling", lambda: [c for c in todo if cells.get(**c) is None],
                        jobs=args.jobs)
     print(table(cells.rows))
