@@ -110,8 +110,16 @@ def svd_form_pruning(results: Path) -> str:
     return markdown(read_rows(results / "svd-form-pruning.jsonl"))
 
 
+def planted_scaling(results: Path) -> str:
+    """gap_closed per seed under each rule (``python -m benchmarks.planted.scaling --table-only``)."""
+    from benchmarks.planted.scaling import table
+
+    rows = read_rows(results / "planted-scaling.jsonl")
+    return table(rows) if rows else "No cell has finished yet."
+
+
 #: ``<!-- generated: KEY -->`` → the function writing that part
 PARTS = {"protocol-full": protocol_full, "protocol-quick": protocol_quick, "protocol-full-cells": protocol_full_cells,
          "causal-quick": causal_quick, "planted-diagnosis": planted_diagnosis,
          "planted-diagnosis-cells": planted_diagnosis_cells, "rank-lr": rank_lr,
-         "svd-form-pruning": svd_form_pruning}
+         "svd-form-pruning": svd_form_pruning, "planted-scaling": planted_scaling}
