@@ -88,6 +88,8 @@ def settings_from(args) -> dict:
     if args.seeds:
         base["seeds"] = [int(x) for x in args.seeds.split(",")]
     base.update(model=args.model, budget=args.budget, device=args.device)
+    if args.scaling:  # absent: the task's default rule (the files written before the flag hold no key)
+        base["scaling"] = args.scaling
     return base
 
 
@@ -101,6 +103,7 @@ def parser() -> argparse.ArgumentParser:
                  "max-new-tokens", "optuna-trials"):
         ap.add_argument(f"--{flag}", type=int, default=None)
     ap.add_argument("--lr-sweep", help="comma-separated learning rates for uniform LoRA")
+    ap.add_argument("--scaling", choices=["rslora", "lora"], help="the LoRA form's scaling rule (default: the task's)")
     ap.add_argument("--seeds", help="comma-separated seeds")
     ap.add_argument("--methods", help="comma-separated subset of: " + ", ".join(METHODS))
     ap.add_argument("--results", help="JSON Lines file of finished cells (default: benchmarks/results/causal-"

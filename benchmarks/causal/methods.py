@@ -40,6 +40,7 @@ def config(settings: dict, seed: int, lr: float | None, allocator: str = "unifor
         eval_batch_size=8, max_len=settings["max_len"], max_train_samples=settings["max_train_samples"],
         max_dev_samples=settings["max_dev_samples"], exact_match=settings["exact_match"],
         max_new_tokens=settings["max_new_tokens"], eval_every=settings["steps"], device=settings["device"],
+        scaling=settings.get("scaling"),
     ).resolved()
 
 
@@ -150,7 +151,7 @@ def peft_row(session, method: str) -> dict:
     else:
         kw = {"init_lora_weights": "eva", "eva_config": peft.EvaConfig(rho=2.0)} if method == "peft-eva" else {}
         pc = peft.LoraConfig(r=r, lora_alpha=16, lora_dropout=0.0, target_modules=modules, task_type="CAUSAL_LM",
-                             **kw)
+                             use_rslora=cfg.scaling == "rslora", **kw)  # the run's rule, as rankscope's methods
     pm = peft.get_peft_model(session.model, pc)
     if method == "peft-eva":  # EVA's SVD of the layer inputs, on training batches (labels mask the prompt)
         data = list(batches(task.train[:cfg.batch_size * 16], cfg.batch_size, task.collate, shuffle=False))
