@@ -46,7 +46,8 @@ REPO = Path(__file__).resolve().parents[2]  # benchmarks/common/cells.py -> the 
 
 
 def provenance() -> dict:
-    """The commit (``+dirty`` when the tree has uncommitted changes), the command line, the
+    """The commit (``+dirty`` when the tree has uncommitted changes outside
+    ``benchmarks/results/``), the command line, the
     machine (CPU count, accelerator, torch, transformers and peft versions: a library upgrade
     between sessions can move a cell's figure) and the UTC time of a cell."""
     import torch
@@ -58,7 +59,9 @@ def provenance() -> dict:
             return ""
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    if git("status", "--porcelain", "--untracked-files=no"):
+    # the results files are what cells write, not code: a benchmark appending to its own tracked
+    # file must not mark the next cell of the same run "+dirty"
+    if git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)benchmarks/results"):
         commit += "+dirty"
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {"commit": commit, "command": command_line(),

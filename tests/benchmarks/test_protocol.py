@@ -285,3 +285,23 @@ def test_the_shipped_glue_defaults_are_the_committed_sweeps_picks():
             assert shipped_lr(method) == DEFAULT_EXCEPTIONS.get(method, cross_task_lr(picks)), (method, picks)
             checked.append(method)
     assert "uniform" in checked and "salient" in checked  # the files have every task of these
+
+
+def test_a_cell_is_dirty_for_changed_code_not_for_its_own_results_file(tmp_path, monkeypatch):
+    """A benchmark appends to its tracked results file while it runs; that alone is not "+dirty"."""
+    import benchmarks.common.cells as cells_module
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    (tmp_path / "benchmarks" / "results" / "cells.jsonl").write_text("{}\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    monkeypatch.setattr(cells_module, "REPO", tmp_path)
+    (tmp_path / "benchmarks" / "results" / "cells.jsonl").write_text("{}\n{}\n")
+    assert not cells_module.provenance()["commit"].endswith("+dirty")
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert cells_module.provenance()["commit"].endswith("+dirty")
