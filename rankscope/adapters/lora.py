@@ -1,14 +1,16 @@
-"""LoRA form (Hu et al. 2021, eq. 3):  Δ(x) = s · B A x,  s = α/√r (``rslora``, the default) or α/r.
+"""LoRA form (Hu et al. 2021, eq. 3):  Δ(x) = s · B A x,  s = α/√r (``rslora``) or α/r (``lora``).
 
 A: r × d_in, Kaiming-uniform(a=√5) as in ``nn.Linear`` and PEFT; B: d_out × r, zeros, so a fresh
 adapter is exactly the identity change. The scale uses the rank at attach time and stays fixed
 when ranks are masked or compacted (as in PEFT, where ``r`` does not change during training).
 
 **The scaling rule.** Under Adam each entry of B moves about lr per step whatever the rank, so
-‖B A‖ grows like √r and ‖ΔW‖ like s·√r: α/r (PEFT's default) slows a rank-r module by 1/√r, and
-an allocation's raised ranks learn slowest. α/√r (rsLoRA, Kalajdzievski 2023, arXiv 2312.03732;
-PEFT's ``use_rslora``) keeps every rank at one speed, which docs/results/rank-stability.md
-measures; it is the default (docs/architecture.md, "Rank-stable scaling").
+‖B A‖ grows like √r and ‖ΔW‖ like s·√r: under α/r (PEFT's default) a rank-r module moves its
+weights 1/√r as far, while its first-order progress on the loss stays the same; under α/√r
+(rsLoRA, Kalajdzievski 2023, arXiv 2312.03732; PEFT's ``use_rslora``) every rank moves equally
+and a larger rank wants a smaller lr. docs/results/rank-stability.md measures both;
+:data:`DEFAULT_SCALING` is the library's default, each task kind sets its own
+(docs/architecture.md, "Rank-stable scaling").
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from rankscope.errors import InputError
 
 #: the LoRA form's scaling rules: name -> the factor s as a function of α and r
 SCALING_RULES = {"rslora": "alpha/sqrt(r)", "lora": "alpha/r"}
-#: the rule every task, the library and the trainer callback use unless told otherwise
+#: the rule ``attach``, the trainer callback and the planted task use unless told otherwise
 DEFAULT_SCALING = "rslora"
 
 

@@ -86,9 +86,10 @@ class SearchConfig:
     svd_alpha: float | None = setting(None, "Alpha of SVD-form adapters only (salient, adalora): --alpha when "
                                             "given, else the allocator's own default on the task, else 32 (the "
                                             "paper's).")
-    scaling: str | None = setting(None, "The LoRA form's scaling rule: rslora (alpha/sqrt(r), the default: every rank "
-                                        "learns at one speed) or lora (alpha/r, PEFT's default: larger ranks learn "
-                                        "slower). The SVD form always scales by alpha/r0.")
+    scaling: str | None = setting(None, "The LoRA form's scaling rule: rslora (alpha/sqrt(r): every rank moves its "
+                                        "weights equally) or lora (alpha/r, PEFT's rule: larger ranks move less). "
+                                        "Default: the task's (planted rslora, GLUE and causal lora). The SVD form "
+                                        "always scales by alpha/r0.")
     max_rank: int = setting(64, "Largest rank any edge may take.")
     baseline: list = setting(help="Also train this baseline at the same budget (uniform); repeatable.",
                              factory=list)
