@@ -23,12 +23,13 @@ METHODS = {
     "peft-eva": "PEFT EVA (rho=2)",
     "peft-adalora": "PEFT AdaLoRA",
     "adalora": "rankscope adalora",
+    "proxy-static": "rankscope proxy-static",
     "proxy-spectral": "rankscope proxy-static (spectral)",
     "salient": "rankscope salient",
     "optuna": "rankscope optuna",
 }
 ALLOCATORS = {"uniform": ("uniform", {}), "adalora": ("adalora", {}), "salient": ("salient", {}),
-              "proxy-spectral": ("proxy-static", {"proxy": "spectral"})}
+              "proxy-static": ("proxy-static", {}), "proxy-spectral": ("proxy-static", {"proxy": "spectral"})}
 
 
 def config(settings: dict, seed: int, lr: float | None, allocator: str = "uniform", options: dict | None = None):
