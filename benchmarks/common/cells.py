@@ -96,8 +96,8 @@ class CellFile:
         self._lock = threading.Lock()  # run_as_ready's threads append to one file
         self.rows = read_rows(self.path)
 
-        def fixed(s):  # the settings that change how a cell is computed
-            return {k: v for k, v in (s or {}).items() if k not in selection}
+        def fixed(s):  # the settings that change how a cell is computed, as the file spells them
+            return json.loads(json.dumps({k: v for k, v in (s or {}).items() if k not in selection}))
         other = [r for r in self.rows if fixed(r.get("settings")) != fixed(settings)]
         if other:
             raise SystemExit(f"{self.path} holds cells run with other settings ({other[0].get('settings')}); pass "

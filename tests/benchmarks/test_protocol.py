@@ -58,6 +58,10 @@ def test_cells_resume_and_refuse_other_settings(tmp_path):
     assert len(wider.rows) == 10
     with pytest.raises(SystemExit, match="other settings"):
         CellFile(path, {**SETTINGS, "seeds": [0, 1], "steps": 60}, selection=SELECTION)
+    # settings holding tuples are the same settings once the file has spelled them as lists
+    tuples = CellFile(tmp_path / "t.jsonl", {"methods": {"a": ("proxy-static", {})}})
+    tuples.path.write_text(json.dumps({"settings": {"methods": {"a": ["proxy-static", {}]}}}) + "\n")
+    assert len(CellFile(tuples.path, {"methods": {"a": ("proxy-static", {})}}).rows) == 1
 
 
 def test_a_cut_off_last_row_is_skipped_and_a_broken_middle_row_is_an_error(tmp_path, capsys):
