@@ -118,8 +118,22 @@ def planted_scaling(results: Path) -> str:
     return table(rows) if rows else "No cell has finished yet."
 
 
+def causal_rule(results: Path) -> str:
+    """A mixed-rank allocation on the decoder under each rule: uniform's lr sweep and proxy-static
+    at uniform's tuned lr (``python -m benchmarks.causal --results causal-rule-RULE.jsonl``)."""
+    from benchmarks.causal.table import render
+
+    parts = []
+    for rule, label in (("lora", "α/r"), ("rslora", "α/√r")):
+        rows = read_rows(results / f"causal-rule-{rule}.jsonl")
+        if rows:
+            parts.append(f"**{label}** (`--scaling {rule}`, `causal-rule-{rule}.jsonl`)\n\n"
+                         + render(rows, rows[0]["settings"]))
+    return "\n\n".join(parts) or "No cell has finished yet."
+
+
 #: ``<!-- generated: KEY -->`` → the function writing that part
 PARTS = {"protocol-full": protocol_full, "protocol-quick": protocol_quick, "protocol-full-cells": protocol_full_cells,
          "causal-quick": causal_quick, "planted-diagnosis": planted_diagnosis,
          "planted-diagnosis-cells": planted_diagnosis_cells, "rank-lr": rank_lr,
-         "svd-form-pruning": svd_form_pruning, "planted-scaling": planted_scaling}
+         "svd-form-pruning": svd_form_pruning, "planted-scaling": planted_scaling, "causal-rule": causal_rule}

@@ -1,7 +1,7 @@
 """The rank × lr tables of :mod:`benchmarks.rank_lr`, from its results file alone.
 
-Per task and rule: each rank's best lr (the mean final dev metric over seeds, the objective's
-own direction), the spread of the best lrs across ranks (largest / smallest; 1 = every rank
+Per task and rule: each rank's best lr (the final dev metric in the objective's own direction:
+per seed on that seed's grid, then on the mean over seeds), the spread of the best lrs across ranks (largest / smallest; 1 = every rank
 wants the same lr), and how far each rank's weights moved at each lr, as a ratio to rank 1's
 (mean ‖ΔW‖_F of the module edges; 1 = the same speed).
 """
@@ -62,14 +62,19 @@ def markdown(rows: list[dict]) -> str:
         summary = ["| rule | " + " | ".join(f"rank {k} best lr" for k in _ranks(rows, task))
                    + " | spread of best lr | ΔW rank max / rank 1 (median over lrs) |",
                    "|---|" + "---|" * (len(_ranks(rows, task)) + 2)]
+        seeds = sorted({r["seed"] for r in rows if r["task"] == task})
         for rule in dict.fromkeys(r["rule"] for r in rows if r["task"] == task):
-            cells = grid(rows, task, rule)
-            best = best_lrs(cells)
-            shown = [f"{best[k][0]:g}{' (edge)' if best[k][2] else ''}" if k in best else "—"
-                     for k in _ranks(rows, task)]
-            lrs_best = [b[0] for b in best.values()]
-            spread = f"{max(lrs_best) / min(lrs_best):.1f}×" if lrs_best else "—"
-            summary.append(f"| {rule} | " + " | ".join(shown) + f" | {spread} | {_delta_ratio(cells)} |")
+            # each seed on its own grid (a later seed may run only a window around the first's
+            # picks), then the mean over seeds of every (rank, lr) cell
+            parts = [(f"{rule}, seed {s}", [r for r in rows if r["seed"] == s]) for s in seeds] if len(seeds) > 1 else []
+            for label, subset in parts + [(rule + (", mean" if parts else ""), rows)]:
+                cells = grid(subset, task, rule)
+                best = best_lrs(cells)
+                shown = [f"{best[k][0]:g}{' (edge)' if best[k][2] else ''}" if k in best else "—"
+                         for k in _ranks(rows, task)]
+                lrs_best = [b[0] for b in best.values()]
+                spread = f"{max(lrs_best) / min(lrs_best):.1f}×" if lrs_best else "—"
+                summary.append(f"| {label} | " + " | ".join(shown) + f" | {spread} | {_delta_ratio(cells)} |")
         out += summary + [""]
         for rule in dict.fromkeys(r["rule"] for r in rows if r["task"] == task):
             out.append(_full_table(grid(rows, task, rule), rule))

@@ -28,8 +28,21 @@ def test_a_rank_stable_rule_has_one_best_lr_and_equal_movement():
     assert best_lrs(unstable)[1][2]  # the best lr of rank 1 sits at the grid's edge
     assert stable[(1, 1e-3)]["seeds"] == 2
     table = markdown(data)
-    assert "| rslora | 0.001 | 0.001 | 1.0× | 1.00 (rank 32 / rank 1) |" in table
-    assert "| lora | 0.0001 (edge) | 0.01 (edge) | 100.0× | 0.25 (rank 32 / rank 1) |" in table
+    assert "| rslora, mean | 0.001 | 0.001 | 1.0× | 1.00 (rank 32 / rank 1) |" in table
+    assert "| lora, mean | 0.0001 (edge) | 0.01 (edge) | 100.0× | 0.25 (rank 32 / rank 1) |" in table
+    assert "| lora, seed 1 | 0.0001 (edge) | 0.01 (edge) | 100.0× | 0.25 (rank 32 / rank 1) |" in table
+
+
+def test_each_seed_is_read_on_its_own_grid():
+    """A second seed run on a window of the first's grid: its best lrs come from its own cells."""
+    data = rows("lora", {1: 1e-3, 32: 1e-3}, {1: 1.0, 32: 1.0})
+    data = [r for r in data if r["seed"] == 0 or r["lr"] >= 1e-3]
+    for r in data:
+        if r["seed"] == 1 and r["rank"] == 32 and r["lr"] == 1e-2:
+            r["final"]["accuracy"] = 0.95  # seed 1's rank 32 prefers the larger lr
+    table = markdown(data)
+    assert "| lora, seed 0 | 0.001 | 0.001 | 1.0× |" in table
+    assert "| lora, seed 1 | 0.001 (edge) | 0.01 (edge) | 10.0× |" in table
 
 
 def test_a_diverged_lr_never_wins():
