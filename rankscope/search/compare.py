@@ -18,6 +18,11 @@ bootstrap takes over once there are enough pairs to resample. The verdict says "
 seed gives no interval and no verdict beyond that. Metrics in [−1, 1] (accuracy, F1, MCC, r2 of
 good fits) are reported in points (× 100).
 
+**Power.** Each group also gets the power of its comparison at the smallest effect worth
+reporting (``effect``: 1 point, or 0.01 of a metric not in points such as nats of NLL) from its
+own paired std, and the seeds 80 % power would need (:mod:`rankscope.search.power`). "No
+detectable difference" at a power of 0.2 says little; at 0.8 it says the effect is smaller.
+
 **Refusals.** Runs are paired only when these settings agree: ``task``, ``model``, ``space``
 (of the result), the budget's parameter count, and the schedule and data settings of their
 ``config.toml`` (:data:`SAME`). The message names the setting and two runs that differ. The
@@ -156,8 +161,20 @@ def summarize_pairs(values, reference, greater_is_better: bool) -> dict:
     return out
 
 
-def compare(run_dirs, reference: str = "uniform") -> dict:
-    """The comparison of the runs in ``run_dirs`` against the ``reference`` allocator's runs."""
+#: the smallest effect worth reporting, per unit: 1 point of accuracy, F1, MCC or r2; 0.01 of a
+#: metric not in points (nats of dev NLL)
+DEFAULT_EFFECT = {"points": 1.0, "other": 0.01}
+
+
+def compare(run_dirs, reference: str = "uniform", effect: float | None = None) -> dict:
+    """The comparison of the runs in ``run_dirs`` against the ``reference`` allocator's runs, with
+    each group's power to see a paired difference of ``effect`` (:mod:`rankscope.search.power`;
+    default :data:`DEFAULT_EFFECT` for the metric's unit)."""
+    from rankscope.search.power import paired_power, power_line, seeds_for_power
+
+    if effect is not None and not effect > 0:  # NaN included
+        raise InputError(f"--effect must be a positive size of difference (got {effect}); e.g. 1 (point) or 0.01 (nats)")
+
     runs = load_runs(run_dirs)
     if len(runs) < 2:
         raise InputError("compare needs at least two run directories (an allocator's runs and the reference's)")
@@ -181,6 +198,10 @@ def compare(run_dirs, reference: str = "uniform") -> dict:
     every = [v for g in groups.values() for v in g.values()]
     points = 100.0 if all(-1.0 <= v <= 1.0 for v in every) else 1.0
     ref = groups[reference]
+    in_points = points == 100.0
+    if effect is None:
+        effect = DEFAULT_EFFECT["points" if in_points else "other"]
+    unit = (" point" if effect == 1 else " points") if in_points else f" {primary}"
     rows = []
     for name, seeds in groups.items():
         row = {"group": name, "allocator": allocator_of[name], "seeds": sorted(seeds),
@@ -192,10 +213,13 @@ def compare(run_dirs, reference: str = "uniform") -> dict:
                 raise InputError(f"{name} and {reference} share no seed ({sorted(seeds)} vs {sorted(ref)}); runs are "
                                  f"paired by seed")
             pairs = summarize_pairs([seeds[s] * points for s in common], [ref[s] * points for s in common], greater)
-            row.update(paired=pairs, verdict=verdict(name, reference, pairs, points == 100.0))
+            row.update(paired=pairs, verdict=verdict(name, reference, pairs, in_points),
+                       power={"effect": effect, "power": paired_power(effect, pairs["std"], pairs["n"]),
+                              "seeds_needed": seeds_for_power(effect, pairs["std"]) if pairs["n"] > 1 else None,
+                              "line": f"{name} vs {reference}: " + power_line(effect, pairs["std"], pairs["n"], unit)})
         rows.append(row)
-    return {"primary": primary, "greater_is_better": greater, "unit": "points" if points == 100.0 else primary,
-            "reference": reference, "settings": settings_of(runs[0]), "groups": rows}
+    return {"primary": primary, "greater_is_better": greater, "unit": "points" if in_points else primary,
+            "reference": reference, "effect": effect, "settings": settings_of(runs[0]), "groups": rows}
 
 
 def verdict(name: str, reference: str, pairs: dict, in_points: bool) -> str:

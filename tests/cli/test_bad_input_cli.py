@@ -319,6 +319,8 @@ CASES = [
          "{in}/glue is not a run directory (no result.json)", files={"glue/README": "\n"}),
     Case("compare: the same run twice", "compare {run} {run}",
          "two uniform runs have seed 0"),
+    Case("compare: a zero effect size", "compare {run} {run} --effect 0",
+         "--effect must be a positive size of difference (got 0.0)"),
     # ------------------------------------------------------------------ show-space, ls
     Case("show-space: unknown space", "show-space nope --model tiny-bert",
          "unknown search space 'nope'; available: lora, lora-qv, shortcuts"),

@@ -8,6 +8,7 @@ import pytest
 from conftest import run_cli_out
 
 from rankscope.search.compare import summarize_pairs, verdict
+from rankscope.search.power import paired_power
 
 TINY = 'model = "tiny-bert"\nmax_steps = 2\n[planted]\nn_train = 32\nn_dev = 16\nseq_len = 8\nn_plants = 2\n'
 
@@ -34,8 +35,16 @@ def test_compare_pairs_by_seed_and_gives_a_verdict(tmp_path, capsys):
     expected = [(finals["proxy-static", s] - finals["uniform", s]) * scale for s in (0, 1, 2)]
     assert row["paired"]["n"] == 3 and row["paired"]["per_seed"] == pytest.approx(expected)
     assert row["paired"]["low"] <= row["paired"]["mean"] <= row["paired"]["high"]
+    power = row["power"]
+    assert power["effect"] == (1.0 if scale == 100.0 else 0.01)
+    assert power["power"] == pytest.approx(paired_power(power["effect"], row["paired"]["std"], 3))
     code, text, _ = run_cli_out(capsys, "compare", *dirs)
     assert code == 0 and "95 % interval" in text
+    assert f"proxy-static vs uniform: power {power['power']:.2f} at {power['effect']:g} " in text
+    code, text, _ = run_cli_out(capsys, "compare", *dirs, "--effect", "50")
+    assert "power" in text and " at 50 " in text
+    code, _, err = run_cli_out(capsys, "compare", *dirs, "--effect", "0")
+    assert code == 2 and "--effect must be a positive size" in err
     assert any(w in text for w in ("beats uniform", "trails uniform", "no detectable difference"))
     # another schedule is refused, naming the setting
     other = _search(capsys, tmp_path, "uniform", 3, "--max-steps", "3")
