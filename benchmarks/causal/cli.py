@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None):
         return
     settings = settings_from(args)
     out = Path(args.results) if args.results else results_path(args.quick)
-    cells = CellFile(out, settings, timeout=args.cell_timeout)
+    cells = CellFile(out, settings, timeout=args.cell_timeout, allow_dirty=args.allow_dirty)
     if args.table_only:
         print_tables(cells.rows, settings)
         return

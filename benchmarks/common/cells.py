@@ -25,7 +25,8 @@ diverged run) included. A cell that timed out, was killed or crashed is *not* wr
 reported and runs again on the next call, so an interrupted session never turns into a
 permanent "failed" that would shrink a method's sweep. The child records the commit and the
 machine (its own torch threads) when it *starts*, so a commit made while a cell runs does not
-relabel it. ``selection`` names the settings that only choose *which* cells run (tasks, seeds,
+relabel it. A cell refuses to start from a tree with uncommitted code (``allow_dirty``,
+``--allow-dirty``, runs it anyway, labelled ``+dirty``). ``selection`` names the settings that only choose *which* cells run (tasks, seeds,
 the swept values): extending them keeps the finished cells valid.
 """
 
@@ -91,8 +92,9 @@ def version_of(package: str) -> str | None:
 class CellFile:
     """The rows of one results file that were run with ``settings`` (the protocol's knobs)."""
 
-    def __init__(self, path: Path, settings: dict, timeout: float = 3600.0, selection: tuple = ()):
-        self.path, self.settings, self.timeout = Path(path), settings, timeout
+    def __init__(self, path: Path, settings: dict, timeout: float = 3600.0, selection: tuple = (),
+                 allow_dirty: bool = False):
+        self.path, self.settings, self.timeout, self.allow_dirty = Path(path), settings, timeout, allow_dirty
         self._lock = threading.Lock()  # run_as_ready's threads append to one file
         self.rows = read_rows(self.path)
 
@@ -112,6 +114,7 @@ class CellFile:
         done = self.get(**cell)
         if done is not None:
             return done
+        self.refuse_a_dirty_tree()
         name = ' '.join(f'{k}={v}' for k, v in cell.items())
         print(f"cell {name} ...", flush=True)
         row = spawn(target, cell, self.settings, self.timeout)
@@ -121,6 +124,16 @@ class CellFile:
         row = self.add(row)
         print(f"  {row.get('failure') or 'done'} ({row.get('wall_s', 0):.0f} s)", flush=True)
         return row
+
+    def refuse_a_dirty_tree(self) -> None:
+        """Stop before a cell runs from uncommitted code (``allow_dirty`` runs it, labelled
+        ``+dirty``): a row must name a commit that holds the code it ran."""
+        if self.allow_dirty or not provenance()["commit"].endswith("+dirty"):
+            return
+        raise SystemExit("the working tree has uncommitted changes outside benchmarks/results (git status), so a "
+                         "cell could not name the code it ran: commit them, or run the benchmark from a pinned "
+                         "worktree (git worktree add --detach ../rankscope-cells HEAD); --allow-dirty runs anyway "
+                         "and labels the rows +dirty")
 
     def add(self, row: dict) -> dict:
         """Append one finished row (with the settings and its provenance) to the file; a child's
@@ -200,6 +213,8 @@ def add_cell_arguments(ap, timeout: float) -> None:
     import argparse
 
     ap.add_argument("--cell-timeout", type=float, default=timeout, help="seconds before a cell is killed")
+    ap.add_argument("--allow-dirty", action="store_true",
+                    help="run cells from uncommitted code (their rows say +dirty); by default a dirty tree is refused")
     ap.add_argument("--cell", help=argparse.SUPPRESS)
     ap.add_argument("--settings", help=argparse.SUPPRESS)
 

@@ -162,12 +162,15 @@ def main(argv: list[str] | None = None):
                                                                                 "proxy's top N edges (0: every edge)")
     ap.add_argument("--results", default=str(RESULTS))
     ap.add_argument("--table-only", action="store_true", help="print the tables from --results; run nothing")
+    ap.add_argument("--allow-dirty", action="store_true",
+                    help="run from uncommitted code (rows say +dirty); by default a dirty tree is refused")
     args = ap.parse_args(argv)
     settings = {"steps": args.steps, "alone_steps": args.alone_steps, "alone_rank": args.alone_rank,
                 "alone_top": args.alone_top}
-    cells = CellFile(Path(args.results), settings)
+    cells = CellFile(Path(args.results), settings, allow_dirty=args.allow_dirty)
     parts = args.parts.split(",")
     if not args.table_only:
+        cells.refuse_a_dirty_tree()
         for seed in [int(s) for s in args.seeds.split(",")]:
             session = session_for(seed, settings)
             if "scores" in parts:

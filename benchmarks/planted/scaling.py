@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     unknown = sorted(set(methods) - set(METHODS)) + sorted(set(rules) - set(RULES))
     if unknown:
         raise SystemExit(f"unknown method or rule {unknown}; methods: {', '.join(METHODS)}; rules: {', '.join(RULES)}")
-    cells = CellFile(args.results, {"threads": args.threads, "methods": METHODS}, timeout=args.cell_timeout)
+    cells = CellFile(args.results, {"threads": args.threads, "methods": METHODS}, timeout=args.cell_timeout,
+                     allow_dirty=args.allow_dirty)
     # the rules side by side: two cells that start together then train different baselines (the
     # planted cache keeps uniform's and the oracle's per rule and seed; later cells read them)
     todo = [{"method": m, "rule": r, "seed": int(s)} for s in args.seeds.split(",") for m in methods for r in rules]

@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None):
     settings = settings_from(args)
     use_data_dir(args)
     out = Path(args.results) if args.results else results_path(args.quick, args.device, args.scaling)
-    cells = CellFile(out, settings, timeout=args.cell_timeout, selection=SELECTION)
+    cells = CellFile(out, settings, timeout=args.cell_timeout, selection=SELECTION, allow_dirty=args.allow_dirty)
     methods = args.methods.split(",") if args.methods else list(METHODS)
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:

@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> None:
     unknown = sorted(set(args.tasks) - set(TASKS)) + sorted(set(args.rules) - set(RULES))
     if unknown:
         raise SystemExit(f"unknown task or rule {unknown}; tasks: {', '.join(TASKS)}; rules: {', '.join(RULES)}")
-    cells = CellFile(args.results, {"threads": args.threads, "tasks": TASKS}, timeout=args.cell_timeout)
+    cells = CellFile(args.results, {"threads": args.threads, "tasks": TASKS}, timeout=args.cell_timeout,
+                     allow_dirty=args.allow_dirty)
     # rank 1 trains identically under every rule (α/1 = α/√1): it runs once, under lora, and the
     # tables share it (two rslora rank-1 cells that did run matched their lora twins bit for bit)
     todo = [{"task": t, "rule": rule, "rank": k, "lr": lr, "seed": s} for s in args.seeds for t in args.tasks

@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     if run_if_child(args, run_cell):
         return
     if not args.table_only:
-        cells = CellFile(args.results, SETTINGS, timeout=args.cell_timeout)
+        cells = CellFile(args.results, SETTINGS, timeout=args.cell_timeout, allow_dirty=args.allow_dirty)
         for seed in SEEDS:
             cells.run(Path(__file__), seed=seed)
     print(markdown(read_rows(args.results)))

@@ -95,7 +95,7 @@ def test_crashed_cells_are_not_recorded_and_finished_ones_carry_the_childs_prove
     crash.write_text(CHILD.format(crash=True))
     ok.write_text(CHILD.format(crash=False))
     path = tmp_path / "r.jsonl"
-    cells = CellFile(path, SETTINGS)
+    cells = CellFile(path, SETTINGS, allow_dirty=True)  # a developer's checkout may be dirty
     row = cells.run(crash, task="mrpc", method="uniform", lr=1e-3, seed=0)
     assert "exit 3" in row["interrupted"] and not path.exists() and cells.get(method="uniform") is None
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the child's threads, not the parent's
@@ -128,7 +128,7 @@ def test_cells_run_as_soon_as_finished_ones_make_them_known(tmp_path):
     script = tmp_path / "child.py"
     script.write_text(SWEEPING_CHILD.format())
     settings = {**SETTINGS, "lr_sweep": [1e-3, 2e-3], "extend_sweep": 1, "seeds": [0, 1, 2]}
-    cells = CellFile(tmp_path / "r.jsonl", settings)
+    cells = CellFile(tmp_path / "r.jsonl", settings, allow_dirty=True)
     methods = ["uniform", "salient"]
     first = ready_cells(cells, settings, methods)  # nothing finished: the grid of each method
     assert [(c["method"], c["lr"], c["seed"]) for c in first] == [
@@ -214,7 +214,7 @@ def test_protocol_runs_end_to_end_and_a_rerun_runs_nothing(tmp_path):
     cmd = [sys.executable, "-m", "benchmarks.protocol", "--model", "tiny-bert", "--tasks", "mrpc",
            "--steps", "3", "--methods", "uniform,proxy,peft-eva", "--lr-sweep", "1e-3,5e-3", "--seeds", "0,1",
            "--max-train-samples", "256", "--max-dev-samples", "32", "--results", str(out), "--jobs", "1",
-           "--extend-sweep", "1"]
+           "--extend-sweep", "1", "--allow-dirty"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, cwd=REPO)
     assert first.returncode == 0, first.stderr[-2000:]
@@ -309,3 +309,10 @@ def test_a_cell_is_dirty_for_changed_code_not_for_its_own_results_file(tmp_path,
     assert not cells_module.provenance()["commit"].endswith("+dirty")
     (tmp_path / "code.py").write_text("x = 2\n")
     assert cells_module.provenance()["commit"].endswith("+dirty")
+    # and a dirty tree runs no cell unless asked to (nothing written, no child started)
+    refusing = cells_module.CellFile(tmp_path / "r.jsonl", SETTINGS)
+    with pytest.raises(SystemExit, match="uncommitted changes .* --allow-dirty runs anyway"):
+        refusing.run(tmp_path / "no-such-child.py", method="uniform", seed=0)
+    assert not (tmp_path / "r.jsonl").exists()
+    allowed = cells_module.CellFile(tmp_path / "r.jsonl", SETTINGS, allow_dirty=True)
+    assert "exit" in allowed.run(tmp_path / "no-such-child.py", method="uniform", seed=0)["interrupted"]
