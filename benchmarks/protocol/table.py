@@ -2,8 +2,9 @@
 
 Per task and method: the chosen lr (best final dev metric on the first seed, the sweep seed),
 the final dev metric of each held-out seed (the others), their mean ± std, and the paired
-difference from tuned uniform over the held-out seeds with its 95 % interval and verdict
-(:mod:`rankscope.search.compare`; Student t below 10 seeds). The sweep seed is shown only in the sweep
+difference from tuned uniform over the held-out seeds with its 95 % interval, verdict
+(:mod:`rankscope.search.compare`; Student t below 10 seeds) and power at 1 point
+(:mod:`rankscope.search.power`). The sweep seed is shown only in the sweep
 table: it chose the lr, so its score is optimistic. Metrics are in points (× 100). An lr at
 either end of the sweep is marked †: the best may lie outside it. The last table averages each
 method's mean paired difference over the tasks that have every held-out seed, and the defaults
@@ -17,6 +18,7 @@ import statistics
 from benchmarks.common.cells import CellFile
 from rankscope.display.paired import fmt_interval
 from rankscope.search.compare import summarize_pairs, verdict
+from rankscope.search.power import power_line
 
 from .defaults import defaults_table, task_label
 from .methods import METHODS, SVD_FORM
@@ -94,7 +96,8 @@ def render(rows: list, settings: dict, methods: list, chosen_lr, sweep_of=None, 
                 pairs = summarize_pairs([vals[s] for s in common], [ref[s] for s in common], greater_is_better=True)
                 diff, interval = f"{pairs['mean']:+.1f} ± {pairs['std']:.1f}", fmt_interval(pairs)
                 summary[m].append(pairs["mean"])
-                verdicts.append(f"- {task}: " + verdict(METHODS[m][0], "tuned uniform", pairs, True))
+                verdicts.append(f"- {task}: " + verdict(METHODS[m][0], "tuned uniform", pairs, True) + "; "
+                                + power_line(1.0, pairs["std"], pairs["n"], " point"))
             alpha = f" (α {settings['svd_alpha']:g})" if m in SVD_FORM else ""
             own = sorted(sweep_of(task, m))
             edge = "†" if lr is not None and len(own) > 1 and lr in (own[0], own[-1]) else ""
