@@ -13,6 +13,10 @@ budget (``--budget``, default r4: uniform rank 4 on every q/k/v/o/gate/up/down p
                               data-driven init with rank redistribution, on uniform's rank
     PEFT AdaLoRA              PEFT's AdaLoRA, target_r = uniform's rank, init_r = 1.5x, its
                               update_and_allocate in a step hook (tinit 10 %, tfinal 40 %)
+    PEFT post-hoc ranks       PEFT LoRA at 4x uniform's rank, then each module's rank from the
+                              energy share of its ΔW's spectrum (PEFT's convert_to_lora with a
+                              fractional rank), the share chosen to fit the budget; that rank
+                              pattern retrained from scratch (benchmarks.causal.posthoc)
     rankscope adalora, salient, proxy-static (its default proxy, and spectral: the best proxy on
     the planted task), optuna (a few short trials, then the full schedule)
 

@@ -22,6 +22,7 @@ METHODS = {
     "peft-lora": "PEFT LoRA (same ranks)",
     "peft-eva": "PEFT EVA (rho=2)",
     "peft-adalora": "PEFT AdaLoRA",
+    "peft-posthoc": "PEFT post-hoc ranks (4x rank, energy share), retrained",
     "adalora": "rankscope adalora",
     "proxy-static": "rankscope proxy-static",
     "proxy-spectral": "rankscope proxy-static (spectral)",
@@ -68,6 +69,11 @@ def run_cell(cell: dict, settings: dict) -> dict:
         row = rankscope_row(session, cfg)
     elif method == "mlp-uniform":
         row = allocation_row(session, mlp_allocation(session))
+    elif method == "peft-posthoc":
+        from .posthoc import posthoc_allocation
+
+        allocation, record = posthoc_allocation(session, train_peft_lora)
+        row = {**allocation_row(session, allocation), **record}
     else:
         row = peft_row(session, method)
     return {**cell, **row, "total_s": time.perf_counter() - t0, "peak_rss_mb": peak_rss_mb(),
@@ -128,6 +134,29 @@ class CausalLMWithModelLoss:
         return self.base.metrics(preds, targets)
 
 
+def peft_lora_config(session, r: int, **kw):
+    """PEFT's LoraConfig at rank ``r`` on the session's projections, under the run's scaling rule
+    (``use_rslora`` for α/√r, as rankscope's own methods train)."""
+    import peft
+
+    modules = sorted({MODULES[e.type] for e in session.space.edges})
+    return peft.LoraConfig(r=r, lora_alpha=16, lora_dropout=0.0, target_modules=modules, task_type="CAUSAL_LM",
+                           use_rslora=session.cfg.scaling == "rslora", **kw)
+
+
+def train_peft_lora(session, r: int):
+    """PEFT LoRA at rank ``r`` on the session's base model, trained through the session's harness
+    (the same rows, order, schedule and lr); the trained PEFT model."""
+    import peft
+
+    from rankscope.harness.loop import Harness, seed_everything
+
+    seed_everything(session.cfg.seed)
+    pm = peft.get_peft_model(session.model, peft_lora_config(session, r))
+    Harness(session.task, session.cfg).train(pm, None, None, progress=False)
+    return pm
+
+
 def peft_row(session, method: str) -> dict:
     import dataclasses
 
@@ -151,8 +180,7 @@ def peft_row(session, method: str) -> dict:
                                 target_modules=modules, task_type="CAUSAL_LM")
     else:
         kw = {"init_lora_weights": "eva", "eva_config": peft.EvaConfig(rho=2.0)} if method == "peft-eva" else {}
-        pc = peft.LoraConfig(r=r, lora_alpha=16, lora_dropout=0.0, target_modules=modules, task_type="CAUSAL_LM",
-                             use_rslora=cfg.scaling == "rslora", **kw)  # the run's rule, as rankscope's methods
+        pc = peft_lora_config(session, r, **kw)
     pm = peft.get_peft_model(session.model, pc)
     if method == "peft-eva":  # EVA's SVD of the layer inputs, on training batches (labels mask the prompt)
         data = list(batches(task.train[:cfg.batch_size * 16], cfg.batch_size, task.collate, shuffle=False))

@@ -1,0 +1,42 @@
+"""PEFT's post-hoc allocation as a before-training allocator (benchmarks.causal.posthoc)."""
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from benchmarks.causal.posthoc import energy_rank, posthoc_allocation, ranks_for_budget
+
+
+def test_energy_rank_keeps_the_fewest_values_that_reach_the_share():
+    s = torch.tensor([3.0, 2.0, 1.0])  # energies 9, 4, 1 of 14
+    assert [energy_rank(s, share) for share in (0.0, 0.5, 9 / 14, 0.7, 13 / 14, 0.95, 1.0)] == [1, 1, 1, 2, 2, 3, 3]
+
+
+def test_the_budget_gets_the_largest_share_that_fits():
+    edges = [SimpleNamespace(id=i, d_in=10, d_out=10) for i in range(3)]
+    spectra = {0: torch.tensor([10.0, 1.0, 1.0, 1.0]), 1: torch.tensor([1.0, 1.0, 1.0, 1.0]),
+               2: torch.tensor([5.0, 5.0, 0.1, 0.1])}
+    share, ranks = ranks_for_budget(spectra, edges, budget_params=20 * 7)
+    assert sum(ranks.values()) == 7 and ranks[1] >= ranks[0]  # a flat spectrum keeps the most
+    over = {eid: energy_rank(s, min(1.0, share + 1e-6)) for eid, s in spectra.items()}
+    assert sum(over.values()) > 7  # a larger share no longer fits
+    assert ranks_for_budget(spectra, edges, budget_params=20 * 12) == (1.0, {0: 4, 1: 4, 2: 4})
+    with pytest.raises(ValueError, match="below rank 1 on every adapted module"):
+        ranks_for_budget(spectra, edges, budget_params=20 * 2)
+
+
+def test_posthoc_allocation_fits_the_budget_agrees_with_peft_and_leaves_the_base_clean():
+    from benchmarks.causal.methods import allocation_row, config, train_peft_lora
+    from rankscope.search.session import Session
+
+    settings = {"model": "tiny-llama", "budget": "r2", "steps": 3, "batch_size": 2, "max_len": 96,
+                "max_train_samples": 8, "max_dev_samples": 4, "exact_match": 0, "max_new_tokens": 8, "device": "cpu"}
+    session = Session(config(settings, seed=0, lr=5e-3), progress=False)
+    allocation, record = posthoc_allocation(session, train_peft_lora)
+    assert allocation.params <= session.budget.params and record["large_rank"] == 8
+    assert record["peft_agrees"] and 0 < record["energy_share"] <= 1
+    assert len(set(allocation.ranks.values())) > 1  # the spectra differ, so the ranks do
+    assert not any("lora" in name for name, _ in session.model.named_modules())  # the large adapters are gone
+    row = allocation_row(session, allocation)
+    assert row["params"] == allocation.params and row["dev_nll"] > 0
