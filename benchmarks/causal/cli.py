@@ -8,6 +8,7 @@ budget (``--budget``, default r4: uniform rank 4 on every q/k/v/o/gate/up/down p
                               --lr-sweep (the one tuned method; the others train at its lr, so
                               the comparison leans towards the baseline, never away from it)
     MLP-only uniform LoRA     the same parameters on gate/up/down only (PEFT's best placement)
+    q/v-only uniform LoRA     the same parameters on q_proj/v_proj only (PEFT's default placement)
     PEFT LoRA                 PEFT itself at uniform's ranks: quality parity and the speed base
     PEFT EVA (rho=2)          LoraConfig(init_lora_weights="eva", EvaConfig(rho=2)), PEFT's
                               data-driven init with rank redistribution, on uniform's rank

@@ -15,10 +15,13 @@ import time
 MODULES = {"query": "q_proj", "key": "k_proj", "value": "v_proj", "attn_out": "o_proj", "gate": "gate_proj",
            "ffn_in": "up_proj", "ffn_out": "down_proj"}
 MLP_TYPES = ("gate", "ffn_in", "ffn_out")
+#: PEFT's default target modules for LLaMA-family models
+QV_TYPES = ("query", "value")
 #: method -> its label in the table
 METHODS = {
     "uniform": "uniform LoRA (lr tuned)",
     "mlp-uniform": "MLP-only uniform LoRA",
+    "qv-uniform": "q/v-only uniform LoRA (PEFT's default placement)",
     "peft-lora": "PEFT LoRA (same ranks)",
     "peft-eva": "PEFT EVA (rho=2)",
     "peft-adalora": "PEFT AdaLoRA",
@@ -67,8 +70,8 @@ def run_cell(cell: dict, settings: dict) -> dict:
     t0 = time.perf_counter()
     if method in ALLOCATORS or method == "optuna":
         row = rankscope_row(session, cfg)
-    elif method == "mlp-uniform":
-        row = allocation_row(session, mlp_allocation(session))
+    elif method in ("mlp-uniform", "qv-uniform"):
+        row = allocation_row(session, placement_allocation(session, MLP_TYPES if method == "mlp-uniform" else QV_TYPES))
     elif method == "peft-posthoc":
         from .posthoc import posthoc_allocation
 
@@ -100,15 +103,16 @@ def rankscope_row(session, cfg) -> dict:
                                                   session.total_steps)}
 
 
-def mlp_allocation(session):
-    """The largest uniform rank on gate/up/down whose parameters fit the budget."""
+def placement_allocation(session, types):
+    """The largest uniform rank on the edges of ``types`` alone whose parameters fit the budget
+    (MLP-only: gate/up/down; PEFT's default placement: q/v)."""
     from rankscope.allocation.allocation import Allocation
 
-    mlp = [e for e in session.space.edges if e.type in MLP_TYPES]
+    chosen = [e for e in session.space.edges if e.type in types]
     r = 1
-    while Allocation(session.space, {e.id: r + 1 for e in mlp}).params <= session.budget.params:
+    while Allocation(session.space, {e.id: r + 1 for e in chosen}).params <= session.budget.params:
         r += 1
-    return Allocation(session.space, {e.id: r for e in mlp})
+    return Allocation(session.space, {e.id: r for e in chosen})
 
 
 def allocation_row(session, allocation) -> dict:

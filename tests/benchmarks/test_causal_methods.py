@@ -1,4 +1,4 @@
-"""PEFT's post-hoc allocation as a before-training allocator (benchmarks.causal.posthoc)."""
+"""The decoder benchmark's baselines: PEFT's post-hoc allocation (benchmarks.causal.posthoc) and the placements."""
 
 from types import SimpleNamespace
 
@@ -40,3 +40,19 @@ def test_posthoc_allocation_fits_the_budget_agrees_with_peft_and_leaves_the_base
     assert not any("lora" in name for name, _ in session.model.named_modules())  # the large adapters are gone
     row = allocation_row(session, allocation)
     assert row["params"] == allocation.params and row["dev_nll"] > 0
+
+
+def test_a_placement_baseline_is_the_largest_uniform_rank_on_its_types_that_fits():
+    from benchmarks.causal.methods import MLP_TYPES, QV_TYPES, config, placement_allocation
+    from rankscope.search.session import Session
+
+    settings = {"model": "tiny-llama", "budget": "r2", "steps": 3, "batch_size": 2, "max_len": 96,
+                "max_train_samples": 8, "max_dev_samples": 4, "exact_match": 0, "max_new_tokens": 8, "device": "cpu"}
+    session = Session(config(settings, seed=0, lr=5e-3), progress=False)
+    for types in (QV_TYPES, MLP_TYPES):
+        allocation = placement_allocation(session, types)
+        ranks = {e.type: allocation.ranks.get(e.id, 0) for e in session.space.edges}
+        assert {t for t, r in ranks.items() if r} == set(types) and len(set(allocation.active.values())) == 1
+        r = next(iter(allocation.active.values()))
+        bigger = {e.id: r + 1 for e in session.space.edges if e.type in types}
+        assert allocation.params <= session.budget.params < type(allocation)(session.space, bigger).params
