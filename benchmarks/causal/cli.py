@@ -28,7 +28,8 @@ as a ratio to PEFT LoRA in the same run, peak RSS of the method's own process.
 **Cells.** Each (method, seed, lr) is one cell, run in its own process (a clean peak RSS; a
 crash loses one cell) and appended to ``--results`` (JSON Lines) as soon as it ends. A rerun
 skips the cells already there, so one protocol can be finished over several sessions. The file
-records the settings; a rerun with other settings refuses to mix them.
+records the settings; a rerun with other settings refuses to mix them, except for more seeds or
+swept lrs, which only add cells.
 
 **Speed** (``speed`` cell): forward + backward of one batch with rankscope LoRA edges against
 PEFT LoRA at the same ranks, greedy generation of the same prompts with both, and the
@@ -65,6 +66,10 @@ QUICK = {"steps": 6, "batch_size": 4, "max_len": 256, "max_train_samples": 128, 
 FULL = {"steps": 300, "batch_size": 8, "max_len": 512, "max_train_samples": None, "max_dev_samples": None,
         "exact_match": -1, "max_new_tokens": 256, "lr_sweep": [1e-4, 2e-4, 5e-4, 1e-3, 2e-3], "seeds": [0, 1, 2],
         "optuna_trials": 8}
+
+
+#: settings that only choose which cells run: more seeds or swept lrs keep the finished cells valid
+SELECTION = ("lr_sweep", "seeds")
 
 
 def run_cell(cell: dict, settings: dict) -> dict:
@@ -125,7 +130,7 @@ def main(argv: list[str] | None = None):
         return
     settings = settings_from(args)
     out = Path(args.results) if args.results else results_path(args.quick)
-    cells = CellFile(out, settings, timeout=args.cell_timeout, allow_dirty=args.allow_dirty)
+    cells = CellFile(out, settings, timeout=args.cell_timeout, selection=SELECTION, allow_dirty=args.allow_dirty)
     if args.table_only:
         print_tables(cells.rows, settings)
         return

@@ -128,7 +128,7 @@ def causal_rule(results: Path) -> str:
         rows = read_rows(results / f"causal-rule-{rule}.jsonl")
         if rows:
             parts.append(f"**{label}** (`--scaling {rule}`, `causal-rule-{rule}.jsonl`)\n\n"
-                         + render(rows, rows[0]["settings"]))
+                         + render(rows, rows[-1]["settings"]))  # the last run's sweep holds the earlier ones
     return "\n\n".join(parts) or "No cell has finished yet."
 
 
