@@ -11,7 +11,9 @@ trained under the same rule (the planted cache keeps them per rule and seed)::
 
 A row holds the allocator's r2, uniform's and the oracle's, ``gap_closed`` (0 = uniform, 1 = the
 oracle) and the calibration ratio (oracle's dev error over uniform's: below 1 when the planted
-allocation trains better than uniform, as it must for the task to tell allocators apart).
+allocation trains better than uniform, as it must for the task to tell allocators apart). The
+table also pairs each method's r2 across the rules by seed: ``gap_closed`` divides by the
+oracle's lead over uniform, which is small on some seeds, while the r2 difference is not.
 """
 
 from __future__ import annotations
@@ -48,10 +50,18 @@ def run_cell(cell: dict, settings: dict) -> dict:
     return {**cell, **row, **{k: planted.get(k) for k in keep}}
 
 
+#: a seed whose oracle beats uniform by less than this much r2 has no gap to close: its
+#: gap_closed (a ratio over that gap) is shown but not averaged
+MIN_GAP = 0.01
+
+
 def table(rows: list[dict]) -> str:
-    """gap_closed per seed and method under each rule, with the floor, ceiling and calibration ratio."""
+    """gap_closed per seed and method under each rule; each method's dev r2 per seed under each
+    rule with the paired difference α/√r − α/r; the floor, ceiling and calibration ratio."""
     fmt = lambda v: "—" if v is None else f"{v:+.3f}"  # noqa: E731
     seeds = sorted({r["seed"] for r in rows})
+    narrow = {(r["rule"], r["seed"]) for r in rows
+              if r.get("r2_oracle") is not None and r["r2_oracle"] - r["r2_uniform"] < MIN_GAP}
     out = ["| method | rule | " + " | ".join(f"seed {s}" for s in seeds) + " | mean |",
            "|---|---|" + "---|" * (len(seeds) + 1)]
     for method in METHODS:
@@ -59,9 +69,32 @@ def table(rows: list[dict]) -> str:
             got = {r["seed"]: r.get("gap_closed") for r in rows if r["method"] == method and r["rule"] == rule}
             if not got:
                 continue
-            values = [v for v in got.values() if v is not None]
+            values = [v for s, v in got.items() if v is not None and (rule, s) not in narrow]
             mean = fmt(statistics.fmean(values)) if values else "—"
-            out.append(f"| {method} | {rule} | " + " | ".join(fmt(got.get(s)) for s in seeds) + f" | {mean} |")
+            shown = [fmt(got.get(s)) + ("‡" if (rule, s) in narrow and got.get(s) is not None else "") for s in seeds]
+            out.append(f"| {method} | {rule} | " + " | ".join(shown) + f" | {mean} |")
+    if narrow:
+        out += ["", f"‡ the oracle beat uniform by less than {MIN_GAP} r2 on that seed and rule: no gap to close, "
+                    "so the ratio is not averaged."]
+    out += ["", "Dev r2 per seed, and the paired difference α/√r − α/r (> 0: α/√r trained that allocation better)",
+            "", "| method | " + " | ".join(f"seed {s} α/r · α/√r · diff" for s in seeds) + " | mean diff ± std |",
+            "|---|" + "---|" * (len(seeds) + 1)]
+    r2_of = {(r["method"], r["rule"], r["seed"]): r.get("r2") for r in rows}
+    for r in rows:  # the floor and ceiling, trained once per rule and seed
+        r2_of[("uniform", r["rule"], r["seed"])] = r.get("r2_uniform")
+        r2_of[("oracle", r["rule"], r["seed"])] = r.get("r2_oracle")
+    for method in ["uniform", "oracle", *METHODS]:
+        cells, diffs = [], []
+        for s in seeds:
+            a, b = r2_of.get((method, "lora", s)), r2_of.get((method, "rslora", s))
+            d = b - a if a is not None and b is not None else None
+            diffs += [d] if d is not None else []
+            cells.append(" · ".join("—" if v is None else f"{v:{'+' if v is d else ''}.4f}" for v in (a, b, d)))
+        if all(c.startswith("— · —") for c in cells):
+            continue
+        spread = (f"{statistics.fmean(diffs):+.4f} ± {statistics.stdev(diffs):.4f}" if len(diffs) > 1
+                  else f"{diffs[0]:+.4f}" if diffs else "—")
+        out.append(f"| {method} | " + " | ".join(cells) + f" | {spread} |")
     out += ["", "| rule | seed | r2 uniform | r2 oracle | calibration ratio (oracle error / uniform error) |",
             "|---|---|---|---|---|"]
     for rule in RULES:
