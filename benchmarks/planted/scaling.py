@@ -28,6 +28,9 @@ RESULTS = Path(__file__).resolve().parents[1] / "results" / "planted-scaling.jso
 #: label → (allocator, options): the shipped defaults, proxy-static with the spectral proxy
 METHODS = {"proxy-static": ("proxy-static", {"proxy": "spectral"}), "proxy-greedy": ("proxy-greedy", {}),
            "proxy-grow": ("proxy-grow", {})}
+#: the floor and ceiling alone: ``uniform`` as the allocator is the floor's own training (the
+#: session trains it once), so its cell costs the two baselines; for ``--lrs`` sweeps
+BASELINES = {"uniform": ("uniform", {})}
 RULES = ["lora", "rslora"]
 SEEDS = [0, 1, 2]
 
@@ -40,9 +43,10 @@ def run_cell(cell: dict, settings: dict) -> dict:
     from rankscope.search.session import Session
 
     torch.set_num_threads(settings["threads"])
-    cfg = SearchConfig(space="shortcuts", seed=cell["seed"], scaling=cell["rule"]).resolved()
+    # lr None: the task's calibrated lr; given, the allocator and both baselines train at it
+    cfg = SearchConfig(space="shortcuts", seed=cell["seed"], scaling=cell["rule"], lr=cell.get("lr")).resolved()
     session = Session(cfg, progress=False)
-    name, options = METHODS[cell["method"]]
+    name, options = {**METHODS, **BASELINES}[cell["method"]]
     row = train_row(session, cell["method"], name, options)
     planted = row.pop("planted") or {}
     row.pop("record"), row.pop("allocation")
@@ -59,6 +63,8 @@ def table(rows: list[dict]) -> str:
     """gap_closed per seed and method under each rule; each method's dev r2 per seed under each
     rule with the paired difference α/√r − α/r; the floor, ceiling and calibration ratio."""
     fmt = lambda v: "—" if v is None else f"{v:+.3f}"  # noqa: E731
+    swept = [r for r in rows if r.get("lr") is not None]
+    rows = [r for r in rows if r.get("lr") is None]  # the calibrated lr
     seeds = sorted({r["seed"] for r in rows})
     narrow = {(r["rule"], r["seed"]) for r in rows
               if r.get("r2_oracle") is not None and r["r2_oracle"] - r["r2_uniform"] < MIN_GAP}
@@ -103,7 +109,28 @@ def table(rows: list[dict]) -> str:
             if r:
                 out.append(f"| {rule} | {seed} | {r['r2_uniform']:.4f} | {r['r2_oracle']:.4f} | "
                            f"{r['calibration_ratio']:.2f} |")
-    return "\n".join(out) + "\n"
+    return "\n".join(out + (lr_table(rows, swept) if swept else [])) + "\n"
+
+
+def lr_table(calibrated: list[dict], swept: list[dict]) -> list[str]:
+    """The floor and ceiling at other lrs (``--lrs``) beside the calibrated lr's, per rule and
+    seed, and each rule's oracle lead at the best lr of each: does a rule handicap the true
+    mixed-rank allocation once the lr is tuned for it?"""
+    from rankscope.tasks.planted.kind import PlantedKind
+
+    task_lr = PlantedKind.defaults["lr"]
+    at: dict = {}
+    for r in calibrated + swept:
+        at.setdefault((r["rule"], r["seed"]), {})[r.get("lr") or task_lr] = (r["r2_uniform"], r["r2_oracle"])
+    out = ["", "The floor and ceiling at each lr (r2 uniform · r2 oracle), and at each one's best lr:", "",
+           "| rule | seed | " + " | ".join(f"lr {lr:g}" for lr in sorted({lr for v in at.values() for lr in v}))
+           + " | best uniform · best oracle · lead |", "|---|---|" + "---|" * (len({lr for v in at.values() for lr in v}) + 1)]
+    lrs = sorted({lr for v in at.values() for lr in v})
+    for (rule, seed), by_lr in sorted(at.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        cells = [" · ".join(f"{x:.4f}" for x in by_lr[lr]) if lr in by_lr else "" for lr in lrs]
+        best_u, best_o = max(u for u, _ in by_lr.values()), max(o for _, o in by_lr.values())
+        out.append(f"| {rule} | {seed} | " + " | ".join(cells) + f" | {best_u:.4f} · {best_o:.4f} · {best_o - best_u:+.4f} |")
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -112,6 +139,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated; default {','.join(METHODS)}")
     ap.add_argument("--rules", default=",".join(RULES), help="comma-separated; default lora,rslora")
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated; default 0,1,2")
+    ap.add_argument("--lrs", help="comma-separated lrs for every method and baseline (default: the task's "
+                                  "calibrated lr); with --methods uniform, the floor and ceiling alone")
     ap.add_argument("--jobs", type=int, default=1, help="cells side by side")
     ap.add_argument("--threads", type=int, default=2, help="torch threads per cell (default 2)")
     ap.add_argument("--results", type=Path, default=RESULTS, help="the results file (JSON Lines)")
@@ -124,14 +153,18 @@ def main(argv: list[str] | None = None) -> None:
         print(table(read_rows(args.results)))
         return
     methods, rules = args.methods.split(","), args.rules.split(",")
-    unknown = sorted(set(methods) - set(METHODS)) + sorted(set(rules) - set(RULES))
+    unknown = sorted(set(methods) - set(METHODS) - set(BASELINES)) + sorted(set(rules) - set(RULES))
     if unknown:
-        raise SystemExit(f"unknown method or rule {unknown}; methods: {', '.join(METHODS)}; rules: {', '.join(RULES)}")
+        raise SystemExit(f"unknown method or rule {unknown}; methods: {', '.join([*METHODS, *BASELINES])}; "
+                         f"rules: {', '.join(RULES)}")
+    lrs = [float(x) for x in args.lrs.split(",")] if args.lrs else [None]
     cells = CellFile(args.results, {"threads": args.threads, "methods": METHODS}, timeout=args.cell_timeout,
                      allow_dirty=args.allow_dirty)
     # the rules side by side: two cells that start together then train different baselines (the
     # planted cache keeps uniform's and the oracle's per rule and seed; later cells read them)
-    todo = [{"method": m, "rule": r, "seed": int(s)} for s in args.seeds.split(",") for m in methods for r in rules]
+    # "lr": None is the calibrated lr, and matches the rows written before lrs were swept
+    todo = [{"method": m, "rule": r, "seed": int(s), "lr": lr}
+            for s in args.seeds.split(",") for lr in lrs for m in methods for r in rules]
     cells.run_as_ready("benchmarks.planted.scaling", lambda: [c for c in todo if cells.get(**c) is None],
                        jobs=args.jobs)
     print(table(cells.rows))

@@ -24,3 +24,14 @@ def test_a_seed_without_a_gap_is_marked_and_left_out_of_the_mean():
     text = table(rows)
     assert "| proxy-static | lora | +0.300 | +25.800‡ | +0.300 |" in text
     assert "‡ the oracle beat uniform by less than 0.01 r2" in text
+
+
+def test_swept_lrs_get_their_own_table_with_each_rules_best():
+    calibrated = [{"method": "proxy-static", "rule": rule, "seed": 1, "gap_closed": 0.5, "r2_uniform": 0.79,
+                   "r2_oracle": o, "calibration_ratio": 1.0, "r2": 0.8} for rule, o in (("lora", 0.79), ("rslora", 0.84))]
+    swept = [{"method": "uniform", "rule": "lora", "seed": 1, "lr": 1e-3, "gap_closed": 0.0, "r2_uniform": 0.78,
+              "r2_oracle": 0.85, "calibration_ratio": 0.7, "r2": 0.78}]
+    text = table(calibrated + swept)
+    assert "| uniform | 0.7900 · 0.7900 · +0.0000 |" in text  # the swept row stays out of the main tables
+    assert "| lora | 1 | 0.7800 · 0.8500 | 0.7900 · 0.7900 | 0.7900 · 0.8500 · +0.0600 |" in text
+    assert "| rslora | 1 |  | 0.7900 · 0.8400 | 0.7900 · 0.8400 · +0.0500 |" in text
