@@ -62,8 +62,10 @@ def render(rows: list[dict], settings: dict) -> str:
                    f"{mean_std([r['dev_nll'] for _, r in got])} | {mean_std(delta, '+.4f')} | "
                    f"{mean_std([r['exact_match'] for _, r in got], '.3f')} | {mean_std(ratio, '.2f')} | "
                    f"{mean_std([r['peak_rss_mb'] for _, r in got], '.0f')} |")
-        per_seed += [f"- {label}, seed {s}: NLL {r['dev_nll']:.4f}, EM {r['exact_match']:.3f} "
-                     f"({int(r['test_problems'] or 0)} problems), params {r['params']:,}, step {r['step_s']:.2f} s, "
+        per_seed += [f"- {label}, seed {s}: NLL {r['dev_nll']:.4f}, "
+                     + (f"EM {r['exact_match']:.3f} ({int(r['test_problems'] or 0)} problems), "
+                        if r.get("exact_match") is not None else "no exact match, ")
+                     + f"params {r['params']:,}, step {r['step_s']:.2f} s, "
                      "mean rank " + ", ".join(f"{t} {v:g}" for t, v in (r.get("ranks") or {}).items())
                      for s, r in got]
     out += ["", "Per seed:", "", *per_seed]
