@@ -16,7 +16,8 @@ of the time, not 95 %. With few seeds the t interval keeps its 95 % (for roughly
 bootstrap takes over once there are enough pairs to resample. The verdict says "beats" or
 "trails" only when the interval excludes 0, else "no detectable difference"; a single paired
 seed gives no interval and no verdict beyond that. Metrics in [−1, 1] (accuracy, F1, MCC, r2 of
-good fits) are reported in points (× 100).
+good fits) are reported in points (× 100); a metric where lower is better (dev NLL) keeps its
+unit.
 
 **Power.** Each group also gets the power of its comparison at the smallest effect worth
 reporting (``effect``: 1 point, or 0.01 of a metric not in points such as nats of NLL) from its
@@ -196,7 +197,9 @@ def compare(run_dirs, reference: str = "uniform", effect: float | None = None) -
         seeds[r["seed"]] = float(value)
     reference = resolve_reference(reference, groups, allocator_of, len(runs))
     every = [v for g in groups.values() for v in g.values()]
-    points = 100.0 if all(-1.0 <= v <= 1.0 for v in every) else 1.0
+    # a fraction to be maximised (accuracy, F1, MCC, r2) reads in points; a loss (dev NLL, MSE)
+    # keeps its unit even below 1, where GSM8K's NLL per token lies
+    points = 100.0 if greater and all(-1.0 <= v <= 1.0 for v in every) else 1.0
     ref = groups[reference]
     in_points = points == 100.0
     if effect is None:

@@ -192,3 +192,26 @@ def test_one_allocator_at_other_settings_forms_separate_groups(uniform_run, tmp_
     twin = _with_config(_clone(uniform_run, "twin", "salient", 0, 0.7), option)
     code, _, err = run_cli_out(capsys, "compare", *dirs, *scoped, twin)
     assert code == 2 and "two salient[oam_scope=global] runs have seed 0 and the same method settings" in err
+
+
+def test_a_loss_below_one_keeps_its_unit_and_lower_is_better(uniform_run):
+    """Dev NLL per token (GSM8K on SmolLM2: about 0.85) is not a fraction: no points, and the sign
+    of the paired difference follows the direction (lower NLL is better)."""
+    from rankscope.search.compare import compare
+
+    def as_nll(run, values):
+        for d, v in zip(run, values):
+            data = json.loads((d / "result.json").read_text())
+            data["metrics"].update(primary="nll", greater_is_better=False)
+            data["metrics"]["final"]["nll"] = v
+            (d / "result.json").write_text(json.dumps(data))
+        return run
+
+    ref = as_nll([_clone(uniform_run, f"u{s}", "uniform", s, 0.0) for s in range(3)], (0.85, 0.86, 0.84))
+    other = as_nll([_clone(uniform_run, f"a{s}", "proxy-static", s, 0.0) for s in range(3)], (0.87, 0.87, 0.86))
+    got = compare(ref + other)
+    row = next(g for g in got["groups"] if g["allocator"] == "proxy-static")
+    assert got["unit"] == "nll" and got["effect"] == 0.01
+    assert row["paired"]["mean"] == pytest.approx(-0.0167, abs=1e-4)  # worse: higher NLL
+    assert row["verdict"].startswith("proxy-static trails uniform by 0.02 ± 0.01 (3 seeds")
+    assert " at 0.01 nll " in row["power"]["line"]
