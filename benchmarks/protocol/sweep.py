@@ -42,10 +42,17 @@ def default_settings(quick: bool = False, device: str = "cpu", scaling: str = SC
 
 
 
+def score(row: dict) -> float:
+    """A row's final dev metric, signed so that larger is better (a row records
+    ``greater_is_better``; rows written before it are GLUE rows, where it is true)."""
+    value = row["final"][row["primary"]]
+    return value if row.get("greater_is_better", True) else -value
+
+
 def best_row(rows: list) -> dict | None:
     """The row with the best final dev metric (a tie goes to the first, i.e. the smaller lr)."""
     ok = [r for r in rows if r.get("final")]
-    return max(ok, key=lambda r: r["final"][r["primary"]]) if ok else None  # max keeps the first
+    return max(ok, key=score) if ok else None  # max keeps the first
 
 
 def method_sweep(cells: CellFile, task: str, method: str, grid: list, seed: int, extend: int = 0):

@@ -17,12 +17,13 @@ def fmt_mean_std(mean, std, signed: bool = False) -> str:
     return f"{mean:{'+' if signed else ''}.2f} ± {std:.2f}"
 
 
-def fmt_interval(pairs) -> str:
-    """A 95 % interval as ``[low, high]``, or ``—`` when there is none (a single paired seed)."""
+def fmt_interval(pairs, spec: str = ".2f") -> str:
+    """A 95 % interval as ``[low, high]`` (``spec`` digits), or ``—`` when there is none (a
+    single paired seed)."""
     low, high = (pairs or {}).get("low"), (pairs or {}).get("high")
     if not all(is_number(v) and not math.isnan(v) for v in (low, high)):
         return MISSING
-    return f"[{low:+.2f}, {high:+.2f}]"
+    return f"[{low:+{spec}}, {high:+{spec}}]"
 
 
 def paired_table(comparison: dict) -> Table:

@@ -227,18 +227,18 @@ def compare(run_dirs, reference: str = "uniform", effect: float | None = None) -
 
 def verdict(name: str, reference: str, pairs: dict, in_points: bool) -> str:
     """A plain-words verdict, e.g. "salient beats uniform by 1.2 ± 0.8 points (3 seeds, interval
-    excludes 0)"."""
-    unit = " points" if in_points else ""
-    size = f"{abs(pairs['mean']):.2f} ± {pairs['std']:.2f}{unit}"
+    excludes 0)"; points to the hundredth, a metric in its own unit (nats) to four decimals."""
+    unit, f = (" points", ".2f") if in_points else ("", ".4f")
+    size = f"{abs(pairs['mean']):{f}} ± {pairs['std']:{f}}{unit}"
     n = f"{pairs['n']} seed{'s' if pairs['n'] != 1 else ''}"
     if pairs["low"] is None:
-        return f"{name} vs {reference}: {pairs['mean']:+.2f}{unit} ({n}; at least 2 paired seeds are needed for an interval)"
+        return f"{name} vs {reference}: {pairs['mean']:+{f}}{unit} ({n}; at least 2 paired seeds are needed for an interval)"
     kind = {"t": "t ", "bootstrap": "bootstrap "}.get(pairs.get("method"), "")
-    where = f"95 % {kind}interval [{pairs['low']:+.2f}, {pairs['high']:+.2f}]"
+    where = f"95 % {kind}interval [{pairs['low']:+{f}}, {pairs['high']:+{f}}]"
     if pairs["low"] > 0 or pairs["high"] < 0:
         word = "beats" if pairs["mean"] > 0 else "trails"
         return f"{name} {word} {reference} by {size} ({n}, {where} excludes 0)"
-    return f"no detectable difference between {name} and {reference}: {pairs['mean']:+.2f}{unit} ({n}, {where} " \
+    return f"no detectable difference between {name} and {reference}: {pairs['mean']:+{f}}{unit} ({n}, {where} " \
            f"includes 0)"
 
 

@@ -316,3 +316,25 @@ def test_a_cell_is_dirty_for_changed_code_not_for_its_own_results_file(tmp_path,
     assert not (tmp_path / "r.jsonl").exists()
     allowed = cells_module.CellFile(tmp_path / "r.jsonl", SETTINGS, allow_dirty=True)
     assert "exit" in allowed.run(tmp_path / "no-such-child.py", method="uniform", seed=0)["interrupted"]
+
+
+def test_a_loss_is_minimised_and_read_in_its_own_unit(tmp_path):
+    """A decoder task's dev NLL: the sweep keeps the lowest, the table keeps nats (no points), and
+    the paired difference is positive when a method's NLL is lower than uniform's."""
+    settings = {**SETTINGS, "tasks": ["gsm8k"], "seeds": [0, 1, 2, 3]}
+    cells = CellFile(tmp_path / "r.jsonl", settings)
+    nll = {("uniform", 1e-3): [0.90, 0.91, 0.92, 0.90], ("uniform", 3e-3): [0.85, 0.86, 0.85, 0.87],
+           ("salient", 1e-3): [0.84, 0.84, 0.84, 0.85], ("salient", 3e-3): [0.95, 0.95, 0.95, 0.95]}
+    for (method, lr), values in nll.items():
+        for seed, v in enumerate(values):
+            cells.add({"task": "gsm8k", "method": method, "lr": lr, "seed": seed, "primary": "nll",
+                       "greater_is_better": False, "final": {"nll": v}, "params": 100})
+    assert chosen_lr(cells, "gsm8k", "uniform", [1e-3, 3e-3], 0) == 3e-3
+    assert chosen_lr(cells, "gsm8k", "salient", [1e-3, 3e-3], 0) == 1e-3
+    text = render(cells.rows, settings, ["uniform", "salient"],
+                  chosen_lr=lambda t, m: chosen_lr(cells, t, m, [1e-3, 3e-3], 0))
+    assert ("| salient | 0.001† (α 256) | 100 | 0.8400 | 0.8400 | 0.8500 | 0.8433 ± 0.0058 | +0.0167 ± 0.0058 | "
+            "[+0.0023, +0.0310] |") in text  # lower NLL than uniform's 0.86, 0.85, 0.87: a positive difference
+    assert "salient beats tuned uniform by 0.0167 ± 0.0058 (3 seeds, 95 % t interval [+0.0023, +0.0310]" in text
+    assert "power 0.39 at 0.01 nll (80 % needs 5 seeds)" in text
+    assert "(final dev metric, nll)" in text

@@ -213,5 +213,5 @@ def test_a_loss_below_one_keeps_its_unit_and_lower_is_better(uniform_run):
     row = next(g for g in got["groups"] if g["allocator"] == "proxy-static")
     assert got["unit"] == "nll" and got["effect"] == 0.01
     assert row["paired"]["mean"] == pytest.approx(-0.0167, abs=1e-4)  # worse: higher NLL
-    assert row["verdict"].startswith("proxy-static trails uniform by 0.02 ± 0.01 (3 seeds")
+    assert row["verdict"].startswith("proxy-static trails uniform by 0.0167 ± 0.0058 (3 seeds")
     assert " at 0.01 nll " in row["power"]["line"]
