@@ -4,9 +4,7 @@ Every method trains SmolLM2-135M on GSM8K through the one harness (:mod:`ranksco
 the same rows, order, steps, schedule, learning rate and seeds, at the same adapter parameter
 budget (``--budget``, default r4: uniform rank 4 on every q/k/v/o/gate/up/down projection)::
 
-    uniform LoRA (lr tuned)   rankscope uniform on every projection; lr chosen on dev NLL from
-                              --lr-sweep (the one tuned method; the others train at its lr, so
-                              the comparison leans towards the baseline, never away from it)
+    uniform LoRA              rankscope uniform on every projection
     MLP-only uniform LoRA     the same parameters on gate/up/down only (PEFT's best placement)
     q/v-only uniform LoRA     the same parameters on q_proj/v_proj only (PEFT's default placement)
     PEFT LoRA                 PEFT itself at uniform's ranks: quality parity and the speed base
@@ -24,6 +22,11 @@ budget (``--budget``, default r4: uniform rank 4 on every q/k/v/o/gate/up/down p
 Columns: adapter parameters at the end, dev NLL per target token and its difference from tuned
 uniform, GSM8K exact match on a seeded test subset (:mod:`rankscope.tasks.causal.exact_match`), step time
 as a ratio to PEFT LoRA in the same run, peak RSS of the method's own process.
+
+**Tuning.** Every method is tuned by the GLUE protocol's rule (:mod:`benchmarks.protocol.sweep`):
+its own sweep of ``--lr-sweep`` on the first seed, grown by ×2 past an end where its best dev
+NLL lies (at most ``extend_sweep`` times), then the other seeds at the chosen lr, which alone are
+compared, paired by seed against tuned uniform, with the power at 0.01 nats.
 
 **Cells.** Each (method, seed, lr) is one cell, run in its own process (a clean peak RSS; a
 crash loses one cell) and appended to ``--results`` (JSON Lines) as soon as it ends. A rerun
@@ -51,6 +54,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common.cells import CellFile, add_cell_arguments, run_if_child
+from benchmarks.protocol.sweep import ready_cells
 
 from .methods import METHODS
 from .table import print_tables
@@ -62,14 +66,17 @@ MODULE = __package__ or "benchmarks.causal"  # what a cell's child process runs 
 # --quick fits 30 minutes of 2 CPU cores, where one SmolLM2 step of 4 GSM8K rows takes about 10 s:
 # a smoke-sized comparison (6 steps), not a measurement of quality; the full protocol needs a GPU
 QUICK = {"steps": 6, "batch_size": 4, "max_len": 256, "max_train_samples": 128, "max_dev_samples": 32,
-         "exact_match": 8, "max_new_tokens": 128, "lr_sweep": [3e-4, 1e-3], "seeds": [0], "optuna_trials": 2}
+         "exact_match": 8, "max_new_tokens": 128, "lr_sweep": [3e-4, 1e-3], "seeds": [0], "optuna_trials": 2,
+         "extend_sweep": 0}
 FULL = {"steps": 300, "batch_size": 8, "max_len": 512, "max_train_samples": None, "max_dev_samples": None,
         "exact_match": -1, "max_new_tokens": 256, "lr_sweep": [1e-4, 2e-4, 5e-4, 1e-3, 2e-3], "seeds": [0, 1, 2],
-        "optuna_trials": 8}
+        "optuna_trials": 8, "extend_sweep": 2}
+#: the one task, as the protocol's sweep rule names cells
+TASK = "gsm8k"
 
 
 #: settings that only choose which cells run: more seeds or swept lrs keep the finished cells valid
-SELECTION = ("lr_sweep", "seeds")
+SELECTION = ("lr_sweep", "seeds", "extend_sweep", "tasks")
 
 
 def run_cell(cell: dict, settings: dict) -> dict:
@@ -85,7 +92,9 @@ def run_cell(cell: dict, settings: dict) -> dict:
 
 
 def results_path(quick: bool) -> Path:
-    return RESULTS / f"causal-{'quick' if quick else 'full'}.jsonl"
+    """The default results file: ``causal-tuned-{quick,full}.jsonl`` (every method tuned;
+    ``causal-quick.jsonl`` holds the earlier flow's smoke test, readable with ``--results``)."""
+    return RESULTS / f"causal-tuned-{'quick' if quick else 'full'}.jsonl"
 
 
 def settings_from(args) -> dict:
@@ -96,9 +105,11 @@ def settings_from(args) -> dict:
             base[key] = getattr(args, key)
     if args.lr_sweep:
         base["lr_sweep"] = [float(x) for x in args.lr_sweep.split(",")]
+    if args.extend_sweep is not None:
+        base["extend_sweep"] = args.extend_sweep
     if args.seeds:
         base["seeds"] = [int(x) for x in args.seeds.split(",")]
-    base.update(model=args.model, budget=args.budget, device=args.device)
+    base.update(model=args.model, budget=args.budget, device=args.device, tasks=[TASK])
     if args.scaling:  # absent: the task's default rule (the files written before the flag hold no key)
         base["scaling"] = args.scaling
     return base
@@ -113,12 +124,14 @@ def parser() -> argparse.ArgumentParser:
     for flag in ("steps", "batch-size", "max-len", "max-train-samples", "max-dev-samples", "exact-match",
                  "max-new-tokens", "optuna-trials"):
         ap.add_argument(f"--{flag}", type=int, default=None)
-    ap.add_argument("--lr-sweep", help="comma-separated learning rates for uniform LoRA")
+    ap.add_argument("--lr-sweep", help="comma-separated learning rates: every method's sweep on the first seed")
+    ap.add_argument("--extend-sweep", type=int, help="×2 steps a sweep may grow past an end where its best lies")
+    ap.add_argument("--jobs", type=int, default=1, help="cells side by side (each with OMP_NUM_THREADS threads)")
     ap.add_argument("--scaling", choices=["rslora", "lora"], help="the LoRA form's scaling rule (default: the task's)")
     ap.add_argument("--seeds", help="comma-separated seeds")
     ap.add_argument("--methods", help="comma-separated subset of: " + ", ".join(METHODS))
     ap.add_argument("--results", help="JSON Lines file of finished cells (default: benchmarks/results/causal-"
-                                      "{quick,full}.jsonl)")
+                                      "tuned-{quick,full}.jsonl)")
     ap.add_argument("--table-only", action="store_true", help="print the tables from --results; run nothing")
     add_cell_arguments(ap, timeout=1800.0)
     return ap
@@ -132,7 +145,7 @@ def main(argv: list[str] | None = None):
     out = Path(args.results) if args.results else results_path(args.quick)
     cells = CellFile(out, settings, timeout=args.cell_timeout, selection=SELECTION, allow_dirty=args.allow_dirty)
     if args.table_only:
-        print_tables(cells.rows, settings)
+        print_tables(cells, settings)
         return
     methods = args.methods.split(",") if args.methods else list(METHODS)
     unknown = sorted(set(methods) - set(METHODS))
@@ -140,23 +153,11 @@ def main(argv: list[str] | None = None):
         raise SystemExit(f"unknown methods {unknown}; valid: {', '.join(METHODS)}")
     t_start = time.perf_counter()
 
-    def cell(**c):
-        return cells.run(MODULE, **c)
-
-    for seed in settings["seeds"]:
-        sweep = [cell(method="uniform", seed=seed, lr=lr) for lr in settings["lr_sweep"]]
-        if any(r.get("interrupted") for r in sweep):  # a partial sweep chooses nothing; rerun later
-            print(f"seed {seed}: the uniform sweep is not complete; its methods wait for the next run", flush=True)
-            continue
-        ok = [r for r in sweep if r.get("dev_nll") is not None]
-        if not ok:
-            raise SystemExit(f"every uniform lr failed for seed {seed}: {[r.get('failure') for r in sweep]}")
-        lr = min(ok, key=lambda r: r["dev_nll"])["lr"]
-        print(f"seed {seed}: uniform LoRA's tuned lr = {lr:g} (dev NLL over {settings['lr_sweep']})", flush=True)
-        for method in methods:
-            if method != "uniform":
-                cell(method=method, seed=seed, lr=lr)
+    if any("task" not in r for r in cells.rows if r.get("method") != "speed"):
+        raise SystemExit(f"{out} holds cells of the earlier flow (the others at tuned uniform's lr); its tables are "
+                         f"--table-only; pass another --results file to tune every method")
+    cells.run_as_ready(MODULE, lambda: ready_cells(cells, settings, methods), jobs=args.jobs)
     if not args.methods:  # the whole protocol; a chosen subset is a targeted measurement
-        cell(method="speed", seed=0, lr=None)
-    print_tables(cells.rows, settings)
+        cells.run(MODULE, method="speed", seed=0, lr=None)
+    print_tables(cells, settings, methods)
     print(f"\n{out}: {len(cells.rows)} cells; this run {time.perf_counter() - t_start:.0f} s", flush=True)

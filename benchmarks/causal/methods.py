@@ -19,7 +19,7 @@ MLP_TYPES = ("gate", "ffn_in", "ffn_out")
 QV_TYPES = ("query", "value")
 #: method -> its label in the table
 METHODS = {
-    "uniform": "uniform LoRA (lr tuned)",
+    "uniform": "uniform LoRA",
     "mlp-uniform": "MLP-only uniform LoRA",
     "qv-uniform": "q/v-only uniform LoRA (PEFT's default placement)",
     "peft-lora": "PEFT LoRA (same ranks)",
@@ -79,7 +79,10 @@ def run_cell(cell: dict, settings: dict) -> dict:
         row = {**allocation_row(session, allocation), **record}
     else:
         row = peft_row(session, method)
-    return {**cell, **row, "total_s": time.perf_counter() - t0, "peak_rss_mb": peak_rss_mb(),
+    # the protocol's reading of a row (benchmarks.protocol.sweep.score): dev NLL, lower is better
+    scored = {"final": {"nll": row["dev_nll"]}} if row.get("dev_nll") is not None else {}
+    return {**cell, **row, **scored, "primary": "nll", "greater_is_better": False,
+            "total_s": time.perf_counter() - t0, "peak_rss_mb": peak_rss_mb(),
             "steps": session.total_steps, "budget_params": session.budget.params}
 
 

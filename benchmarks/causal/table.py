@@ -26,23 +26,26 @@ def chosen(rows, seed):
     return min(sweep, key=lambda r: r["dev_nll"]) if sweep else None
 
 
-def render(rows: list[dict], settings: dict) -> str:
-    """The Markdown tables: the methods at tuned uniform's lr, per seed, the lr sweep, and the speed cell."""
-    seeds = settings["seeds"]
+def render(rows: list[dict], settings: dict, lr_of=None) -> str:
+    """The Markdown tables: the methods per seed, the lr sweep, and the speed cell. ``lr_of``:
+    method → its tuned lr (the protocol's rule: chosen on the first seed, the others shown); without
+    it, the earlier flow's reading: every method at tuned uniform's lr of each seed."""
+    seeds = settings["seeds"][1:] if lr_of and len(settings["seeds"]) > 1 else settings["seeds"]
     tuned = {s: chosen(rows, s) for s in seeds}
     lrs = {s: tuned[s]["lr"] if tuned[s] else None for s in seeds}
 
     def cell(method, seed):
-        if method == "uniform":
+        if lr_of is None and method == "uniform":
             return tuned[seed]
-        return next((r for r in rows if r["method"] == method and r["seed"] == seed and r.get("lr") == lrs[seed]),
-                    None)
+        lr = lr_of(method) if lr_of else lrs[seed]
+        return next((r for r in rows if r["method"] == method and r["seed"] == seed and r.get("lr") == lr), None)
 
     out = [f"GSM8K, {settings['model']}, budget {settings['budget']}, {settings['steps']} steps of batch "
            f"{settings['batch_size']} (max_len {settings['max_len']}), dev rows {settings['max_dev_samples'] or 'all'}, "
            f"exact match on {settings['exact_match'] if settings['exact_match'] != -1 else 'all'} test problems, "
-           f"seeds {seeds}; lr tuned for uniform over {settings['lr_sweep']}: "
-           + ", ".join(f"seed {s} → {lrs[s]:g}" for s in seeds if lrs[s]), "",
+           f"seeds {seeds}; " + ("each method at its own tuned lr" if lr_of else
+                                  f"lr tuned for uniform over {settings['lr_sweep']}: "
+                                  + ", ".join(f"seed {s} → {lrs[s]:g}" for s in seeds if lrs[s])), "",
            "| method | params | dev NLL | Δ NLL vs tuned uniform | exact match | step time / PEFT LoRA | peak RSS MB |",
            "|---|---:|---:|---:|---:|---:|---:|"]
     per_seed = []
@@ -90,5 +93,20 @@ def render(rows: list[dict], settings: dict) -> str:
     return "\n".join(out)
 
 
-def print_tables(rows: list[dict], settings: dict) -> None:
-    print("\n" + render(rows, settings))
+def print_tables(cells, settings: dict, methods: list | None = None) -> None:
+    """The protocol's paired tables (:func:`benchmarks.protocol.table.tables`: every method at its
+    own tuned lr) and, under them, this benchmark's columns at each method's chosen lr. A file of
+    the earlier flow (rows without ``task``: every method at tuned uniform's lr) gets
+    :func:`render` alone."""
+    rows = cells.rows
+    if any("task" not in r for r in rows if r.get("method") != "speed"):
+        print("\n" + render(rows, settings))
+        return
+    from benchmarks.protocol.table import tables
+
+    from benchmarks.protocol.sweep import chosen_lr
+
+    present = [m for m in METHODS if any(r.get("method") == m for r in rows)]
+    print("\n" + tables(cells, settings, methods or present, defaults=False, labels=METHODS))
+    sweep = (settings["lr_sweep"], settings["seeds"][0], settings.get("extend_sweep", 0))
+    print("\n" + render(rows, settings, lr_of=lambda m: chosen_lr(cells, settings["tasks"][0], m, *sweep)))

@@ -62,11 +62,11 @@ def protocol_full_cells(results: Path) -> str:
 
 def causal_quick(results: Path) -> str:
     """The GSM8K tables (``python -m benchmarks.causal --quick --table-only``)."""
-    from benchmarks.causal.cli import parser, settings_from
+    from benchmarks.causal.cli import SELECTION, parser, settings_from
     from benchmarks.causal.table import render
 
-    settings = settings_from(parser().parse_args(["--quick"]))
-    return render(CellFile(results / "causal-quick.jsonl", settings).rows, settings)
+    settings = settings_from(parser().parse_args(["--quick"]))  # the earlier flow: others at uniform's lr
+    return render(CellFile(results / "causal-quick.jsonl", settings, selection=SELECTION).rows, settings)
 
 
 def planted_diagnosis(results: Path) -> str:

@@ -83,9 +83,10 @@ def render(rows: list, settings: dict, methods: list, chosen_lr, sweep_of=None, 
         return names[m]
     first, seeds = settings["seeds"][0], settings["seeds"][1:]
     sched = f"{settings['steps']} steps" if settings["steps"] else f"{settings['epochs']:g} epochs"
-    lines = [f"{settings['model']}, `{settings['space']}` space, budget {settings['budget']}, {sched} of batch "
-             f"{settings['batch_size']}, lr sweep {settings['lr_sweep']} on seed {first} for every method "
-             f"(SVD-form methods at svd_alpha {settings['svd_alpha']:g}), then held-out seeds {seeds}, which alone "
+    svd = f" (SVD-form methods at svd_alpha {settings['svd_alpha']:g})" if settings.get("svd_alpha") else ""
+    lines = [f"{settings['model']}, `{settings.get('space', 'lora')}` space, budget {settings['budget']}, {sched} of "
+             f"batch {settings['batch_size']}, lr sweep {settings['lr_sweep']} on seed {first} for every method"
+             f"{svd}, then held-out seeds {seeds}, which alone "
              f"are compared; dev metric in points (a loss in its own unit); † an lr at an end of the method's sweep (after up to "
              f"{settings.get('extend_sweep', 0)} ×2 extensions beyond the grid).", ""]
     summary = {m: [] for m in methods if m != "uniform"}
@@ -122,7 +123,7 @@ def render(rows: list, settings: dict, methods: list, chosen_lr, sweep_of=None, 
                     summary[m].append(pairs["mean"])
                 verdicts.append(f"- {task}: " + verdict(label_of(m), "tuned uniform", pairs, read["greater"]) + "; "
                                 + power_line(read["effect"], pairs["std"], pairs["n"], read["effect_unit"]))
-            alpha = f" (α {settings['svd_alpha']:g})" if m in SVD_FORM else ""
+            alpha = f" (α {settings['svd_alpha']:g})" if m in SVD_FORM and settings.get("svd_alpha") else ""
             own = sorted(sweep_of(task, m))
             edge = "†" if lr is not None and len(own) > 1 and lr in (own[0], own[-1]) else ""
             lines.append(f"| {label_of(m)} | {lr if lr is not None else '—'}{edge}{alpha} | "
@@ -130,18 +131,20 @@ def render(rows: list, settings: dict, methods: list, chosen_lr, sweep_of=None, 
                          + " | ".join(per_seed) + f" | {ms} | {diff} | {interval} |")
         verdict_lines = [*verdicts, ""] if verdicts else []
         lines += ["", *verdict_lines, *sweep_table(rows, task, methods, settings, sweep_of, label_of), ""]
-    lines += ["**Mean over tasks** of the paired difference from tuned uniform (points; tasks with every "
-              "held-out seed finished)", "", "| method | tasks | mean difference |", "|---|---|---|"]
-    for m, diffs in summary.items():
-        lines.append(f"| {label_of(m)} | {len(diffs)} of {len(settings['tasks'])} | "
+    in_points = [t for t in settings["tasks"] if reading(rows, t)["greater"]]
+    if in_points:
+        lines += ["**Mean over tasks** of the paired difference from tuned uniform (points; tasks with every "
+                  "held-out seed finished)", "", "| method | tasks | mean difference |", "|---|---|---|"]
+    for m, diffs in summary.items() if in_points else ():
+        lines.append(f"| {label_of(m)} | {len(diffs)} of {len(in_points)} | "
                      f"{statistics.mean(diffs):+.2f} |" if diffs else f"| {label_of(m)} | 0 | — |")
     defaults = defaults_table(settings["tasks"], methods, chosen_lr) if defaults else []
     return "\n".join(lines + ([""] + defaults[:-1] if defaults else []))
 
 
-def tables(cells: CellFile, settings: dict, methods: list, defaults: bool = True) -> str:
+def tables(cells: CellFile, settings: dict, methods: list, defaults: bool = True, labels: dict | None = None) -> str:
     """:func:`render` for a results file under the protocol's sweep rule (:mod:`.sweep`): what
     ``--table-only`` prints and the documentation's results page holds."""
     sweep_args = (settings["lr_sweep"], settings["seeds"][0], settings.get("extend_sweep", 0))
     return render(cells.rows, settings, methods, chosen_lr=lambda t, m: chosen_lr(cells, t, m, *sweep_args),
-                  sweep_of=lambda t, m: method_sweep(cells, t, m, *sweep_args)[0], defaults=defaults)
+                  sweep_of=lambda t, m: method_sweep(cells, t, m, *sweep_args)[0], defaults=defaults, labels=labels)

@@ -1,9 +1,14 @@
 """The decoder benchmark's baselines: PEFT's post-hoc allocation (benchmarks.causal.posthoc) and the placements."""
 
+import json
+import os
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
 import torch
+from conftest import REPO
 
 from benchmarks.causal.posthoc import energy_rank, posthoc_allocation, ranks_for_budget
 
@@ -56,3 +61,24 @@ def test_a_placement_baseline_is_the_largest_uniform_rank_on_its_types_that_fits
         r = next(iter(allocation.active.values()))
         bigger = {e.id: r + 1 for e in session.space.edges if e.type in types}
         assert allocation.params <= session.budget.params < type(allocation)(session.space, bigger).params
+
+
+@pytest.mark.slow
+def test_every_method_gets_its_own_sweep_then_the_held_out_seeds(tmp_path):
+    """The decoder benchmark under the protocol's rule, on tiny-llama: each method's sweep on seed 0
+    (grown past the end where its lowest NLL lies), then seed 1 at that method's own lr."""
+    out = tmp_path / "r.jsonl"
+    cmd = [sys.executable, "-m", "benchmarks.causal", "--model", "tiny-llama", "--steps", "2", "--batch-size", "2",
+           "--max-len", "96", "--max-train-samples", "8", "--max-dev-samples", "4", "--exact-match", "0",
+           "--lr-sweep", "1e-3,3e-3", "--seeds", "0,1", "--methods", "uniform,qv-uniform", "--extend-sweep", "1",
+           "--results", str(out), "--allow-dirty"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    for method in ("uniform", "qv-uniform"):
+        sweep = {r["lr"]: r["final"]["nll"] for r in rows if r["method"] == method and r["seed"] == 0}
+        assert len(sweep) == 3 and {1e-3, 3e-3} < set(sweep)  # grown once past an end
+        held = [r for r in rows if r["method"] == method and r["seed"] == 1]
+        assert [r["lr"] for r in held] == [min(sweep, key=lambda lr: (sweep[lr], lr))]
+        assert all(r["task"] == "gsm8k" and r["greater_is_better"] is False for r in held)
+    assert "**GSM8K** (nll)" in done.stdout and "Mean over tasks" not in done.stdout
