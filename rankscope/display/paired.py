@@ -47,7 +47,11 @@ def paired_table(comparison: dict) -> Table:
                      fmt_mean_std(p["mean"], p["std"], signed=True) if p else MISSING, fmt_interval(p)])
     s = comparison["settings"]
     arrow = "higher is better" if comparison["greater_is_better"] else "lower is better"
-    note = (f"{text(s['task'])} · {text(s['model'])} · {text(s['space'])} · budget {fmt_int(s['budget'])} · "
+    spaces = comparison.get("spaces") or {}
+    every = sorted({sp for group in spaces.values() for sp in group})
+    where = ("" if not every else f"{text(every[0])} · " if len(every) == 1 else
+             "spaces " + ", ".join(f"{text(g)}: {text('/'.join(sp))}" for g, sp in spaces.items()) + " · ")
+    note = (f"{text(s['task'])} · {text(s['model'])} · {where}budget {fmt_int(s['budget'])} · "
             f"{text(comparison['primary'])} ({arrow}; paired differences > 0 favour the allocator)")
     return Table("paired", title, head, rows, note)
 

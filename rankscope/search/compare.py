@@ -24,13 +24,15 @@ reporting (``effect``: 1 point, or 0.01 of a metric not in points such as nats o
 own paired std, and the seeds 80 % power would need (:mod:`rankscope.search.power`). "No
 detectable difference" at a power of 0.2 says little; at 0.8 it says the effect is smaller.
 
-**Refusals.** Runs are paired only when these settings agree: ``task``, ``model``, ``space``
-(of the result), the budget's parameter count, and the schedule and data settings of their
-``config.toml`` (:data:`SAME`). The message names the setting and two runs that differ. The
-learning rate may differ: a tuned protocol gives each method its own.
+**Refusals.** Runs are paired only when these settings agree: ``task``, ``model``, the budget's
+parameter count, and the schedule and data settings of their ``config.toml`` (:data:`SAME`).
+The space may differ: an allocation over the ``shortcuts`` space against uniform LoRA in the
+``lora`` space is a fair pair at the same parameters (``--budget r2 --budget-space lora``). The
+message names the setting and two runs that differ. The learning rate may differ: a tuned
+protocol gives each method its own.
 
-**Groups.** A group is an allocator and its method settings (:data:`VARIANT` and the ``-o``
-options). Runs of one allocator that differ in some of these form one group per combination,
+**Groups.** A group is an allocator and its method settings (:data:`VARIANT`, the space included,
+and the ``-o`` options). Runs of one allocator that differ in some of these form one group per combination,
 named by what differs, e.g. ``salient[oam_scope=default]`` and ``salient[oam_scope=global]``,
 or ``uniform[lr=0.0005]`` and ``uniform[lr=0.001]``; an allocator whose runs agree keeps its bare
 name. So an option can be compared against the default, and an lr sweep against its best lr
@@ -61,7 +63,7 @@ SAME = ("max_steps", "epochs", "batch_size", "max_len", "max_train_samples", "ma
 
 #: config.toml settings of the method itself: runs of one allocator that differ in them (or in
 #: their ``allocator_options``) are separate groups
-VARIANT = ("lr", "alpha", "svd_alpha", "max_rank", "orth_reg", "weight_decay", "max_grad_norm")
+VARIANT = ("space", "lr", "alpha", "svd_alpha", "max_rank", "orth_reg", "weight_decay", "max_grad_norm")
 
 
 def load_runs(run_dirs) -> list[dict]:
@@ -77,7 +79,7 @@ def load_runs(run_dirs) -> list[dict]:
 
 def settings_of(run: dict) -> dict:
     r, c = run["result"], run["config"]
-    return {"task": r.get("task"), "model": r.get("model"), "space": r.get("space"),
+    return {"task": r.get("task"), "model": r.get("model"),
             "budget": (r.get("budget") or {}).get("params"), **{k: c.get(k) for k in SAME}}
 
 
@@ -90,7 +92,7 @@ def check_comparable(runs: list[dict]) -> None:
             if other[key] != value:
                 raise InputError(f"cannot compare {runs[0]['dir']} and {run['dir']}: their {key} differs "
                                  f"({value!r} vs {other[key]!r}); compare runs made with the same task, model, "
-                                 f"space, budget and schedule ({', '.join(SAME)})")
+                                 f"budget (in parameters) and schedule ({', '.join(SAME)})")
 
 
 def method_settings(run: dict) -> dict:
@@ -184,6 +186,7 @@ def compare(run_dirs, reference: str = "uniform", effect: float | None = None) -
     greater = runs[0]["result"]["metrics"]["greater_is_better"]
     groups: dict[str, dict[int, float]] = {}
     allocator_of: dict[str, str] = {}
+    spaces: dict[str, set] = {}
     for run, name in zip(runs, group_names(runs)):
         r = run["result"]
         value = (r["metrics"].get("final") or {}).get(primary)
@@ -191,6 +194,7 @@ def compare(run_dirs, reference: str = "uniform", effect: float | None = None) -
             raise InputError(f"{run['dir']} did not complete (status {r.get('status')!r}); leave failed runs out")
         seeds = groups.setdefault(name, {})
         allocator_of[name] = r["allocator"]
+        spaces.setdefault(name, set()).add(r.get("space"))
         if r["seed"] in seeds:
             raise InputError(f"two {name} runs have seed {r['seed']} and the same method settings ({run['dir']}); "
                              f"pass one run per allocator setting and seed")
@@ -222,7 +226,8 @@ def compare(run_dirs, reference: str = "uniform", effect: float | None = None) -
                               "line": f"{name} vs {reference}: " + power_line(effect, pairs["std"], pairs["n"], unit)})
         rows.append(row)
     return {"primary": primary, "greater_is_better": greater, "unit": "points" if in_points else primary,
-            "reference": reference, "effect": effect, "settings": settings_of(runs[0]), "groups": rows}
+            "reference": reference, "effect": effect, "settings": settings_of(runs[0]), "groups": rows,
+            "spaces": {name: sorted(map(str, sp)) for name, sp in spaces.items()}}
 
 
 def verdict(name: str, reference: str, pairs: dict, in_points: bool) -> str:

@@ -54,6 +54,9 @@ class SearchConfig:
                                          "directory (train/dev .csv|.jsonl).")
     budget: str | None = setting(None, "Adapter parameters: 250k, 1.2M, 300000 or rN (= uniform rank N). "
                                        "Default: r2; planted: the planted parameter count.")
+    budget_space: str | None = setting(None, "Count an rN budget in this space's edges while allocating in --space "
+                                             "(--space shortcuts --budget r2 --budget-space lora: uniform rank-2 "
+                                             "LoRA's parameters, spent over the shortcut space). Default: --space.")
     seed: int = setting(0, "Seed for data order, initialisation and allocation.")
     epochs: float | None = setting(None, "Training epochs (ignored when --max-steps is set).")
     max_steps: int | None = setting(None, "Optimizer steps; overrides --epochs.")

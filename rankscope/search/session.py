@@ -65,8 +65,12 @@ class Session:
         loaded = self.kind.prepare(cfg, self.model, self.tokenizer, self.space)
         self.task = loaded.prepared.with_dev_subset(cfg.max_dev_samples)
         self.loaded = loaded  # the kind's budget, test scorer (GSM8K exact match), baseline store, state
+        # an rN budget counts uniform rank N over --budget-space's edges, where given (equal
+        # parameters for runs in different spaces), else over this space's
+        counted = (SPACES.get(cfg.budget_space)(self.model, max_rank=cfg.max_rank)
+                   if cfg.budget_space not in (None, cfg.space) else self.space)
         self.budget = (loaded.budget if cfg.budget in (None, *self.kind.named_budgets) and loaded.budget
-                       else Budget.parse(cfg.budget or "r2", self.space))
+                       else Budget.parse(cfg.budget or "r2", counted))
         self.harness = Harness(self.task, cfg)
         # the Trainer protocol's numbers, fixed for the session (allocators read them often)
         self.total_steps: int = self.harness.total_steps()

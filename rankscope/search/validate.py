@@ -110,6 +110,15 @@ def check_settings(cfg: SearchConfig) -> None:
         if not is_number(value, type_) or not ok(value):
             raise InputError(f"{flag} must be {valid}, got {value!r}")
     SPACES.get(cfg.space)
+    if cfg.budget_space is not None:
+        if not isinstance(cfg.budget_space, str) or not cfg.budget_space.strip():
+            raise InputError(f"--budget-space must be a space name, got {cfg.budget_space!r}; available: "
+                             f"{', '.join(SPACES.names())}")
+        SPACES.get(cfg.budget_space)
+        if cfg.budget is None or not str(cfg.budget).strip().startswith("r"):
+            given = "none was given" if cfg.budget is None else f"--budget {cfg.budget} is a parameter count"
+            raise InputError(f"--budget-space {cfg.budget_space} counts an rN budget (e.g. --budget r2) in that "
+                             f"space; {given}")
     named = {word: kind for kind in kinds() for word in kind.named_budgets}
     word = cfg.budget if isinstance(cfg.budget, str) else None
     if word in named and not named[word].owns(cfg.task):

@@ -319,6 +319,10 @@ CASES = [
          "{in}/glue is not a run directory (no result.json)", files={"glue/README": "\n"}),
     Case("compare: the same run twice", "compare {run} {run}",
          "two uniform runs have seed 0"),
+    Case("--budget-space: unknown space", f"{C} --budget r2 --budget-space nope",
+         "unknown search space 'nope'; available: lora, lora-qv, shortcuts"),
+    Case("--budget-space with a parameter count", f"{C} --budget 250k --budget-space lora",
+         "--budget-space lora counts an rN budget (e.g. --budget r2) in that space; --budget 250k is a parameter count"),
     Case("compare: a zero effect size", "compare {run} {run} --effect 0",
          "--effect must be a positive size of difference (got 0.0)"),
     # ------------------------------------------------------------------ show-space, ls

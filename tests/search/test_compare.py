@@ -215,3 +215,24 @@ def test_a_loss_below_one_keeps_its_unit_and_lower_is_better(uniform_run):
     assert row["paired"]["mean"] == pytest.approx(-0.0167, abs=1e-4)  # worse: higher NLL
     assert row["verdict"].startswith("proxy-static trails uniform by 0.0167 ± 0.0058 (3 seeds")
     assert " at 0.01 nll " in row["power"]["line"]
+
+
+def test_runs_in_different_spaces_pair_at_the_same_parameters(tmp_path, capsys):
+    """An allocation over the shortcut space against uniform LoRA in the lora space, at the same
+    parameter count (--budget-space lora): a fair pair, named by space where one allocator has both."""
+    (tmp_path / "c.toml").write_text(TINY)
+    lora = [_search(capsys, tmp_path, "uniform", s, "--space", "lora", "--budget", "r2") for s in (0, 1)]
+    short = [_search(capsys, tmp_path, "uniform", s, "--space", "shortcuts", "--budget", "r2", "--budget-space", "lora")
+             for s in (0, 1)]
+    params = {json.loads((d / "result.json").read_text())["budget"]["params"] for d in lora + short}
+    assert len(params) == 1  # the same parameters, counted in the lora space
+    code, out, err = run_cli_out(capsys, "compare", *lora, *short, "--reference", "uniform[space=lora]", "--json")
+    assert code == 0, err
+    got = json.loads(out)
+    assert [g["group"] for g in got["groups"]] == ["uniform[space=lora]", "uniform[space=shortcuts]"]
+    code, text, _ = run_cli_out(capsys, "compare", *lora, *short, "--reference", "uniform[space=lora]")
+    assert "spaces uniform[space=lora]: lora, uniform[space=shortcuts]: shortcuts" in text
+    # the same rN counted in each run's own space is a different budget: refused
+    own = _search(capsys, tmp_path, "uniform", 2, "--space", "shortcuts", "--budget", "r2")
+    code, _, err = run_cli_out(capsys, "compare", lora[0], own)
+    assert code == 2 and "their budget differs" in err
