@@ -14,12 +14,13 @@ from benchmarks.common.cells import CellFile, read_rows
 
 
 def protocol_cells(results: Path, quick: bool) -> tuple[CellFile, dict, list]:
-    from benchmarks.protocol.methods import METHODS
+    from benchmarks.protocol.methods import default_methods
     from benchmarks.protocol.sweep import SELECTION, default_settings
 
     settings = default_settings(quick, scaling="lora")  # the first protocol: α/r
     name = "protocol-quick.jsonl" if quick else "protocol.jsonl"
-    return CellFile(results / name, settings, selection=SELECTION), settings, list(METHODS)
+    cells = CellFile(results / name, settings, selection=SELECTION)
+    return cells, settings, default_methods(cells.rows)
 
 
 def protocol_full(results: Path) -> str:

@@ -49,7 +49,7 @@ from pathlib import Path
 
 from benchmarks.common.cells import CellFile, add_cell_arguments, run_if_child
 
-from .methods import METHODS, SVD_FORM, run_cell
+from .methods import DEFAULT_METHODS, METHODS, SVD_FORM, default_methods, run_cell
 from .sweep import (
     SCALING,
     SELECTION,
@@ -110,7 +110,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--quick", action="store_true", help="SST-2, 24 steps, 2 lrs, seed 0 + 2 held-out seeds "
                                                          "(< 30 min on 2 CPU cores)")
     ap.add_argument("--tasks", help="comma-separated GLUE tasks (default mrpc,rte,cola)")
-    ap.add_argument("--methods", help="comma-separated subset of: " + ", ".join(METHODS))
+    ap.add_argument("--methods", help="comma-separated (default " + ",".join(DEFAULT_METHODS) + "); valid: "
+                                      + ", ".join(METHODS) + " (NAME@shortcuts: over the shortcut space at the "
+                                      "budget's parameters)")
     ap.add_argument("--lr-sweep", help="comma-separated learning rates (the same for every method)")
     ap.add_argument("--extend-sweep", type=int, help="times a method's sweep may grow by ×2 beyond an end where its "
                                                      "best lr lies (default 2; --quick 0)")
@@ -142,7 +144,7 @@ def main(argv: list[str] | None = None):
     use_data_dir(args)
     out = Path(args.results) if args.results else results_path(args.quick, args.device, args.scaling)
     cells = CellFile(out, settings, timeout=args.cell_timeout, selection=SELECTION, allow_dirty=args.allow_dirty)
-    methods = args.methods.split(",") if args.methods else list(METHODS)
+    methods = args.methods.split(",") if args.methods else default_methods(cells.rows)
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         fail(f"unknown methods {unknown}; valid: {', '.join(METHODS)}")

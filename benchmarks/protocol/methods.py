@@ -22,8 +22,22 @@ METHODS = {
     "grow": ("proxy-grow (in training)", ("proxy-grow", {})),
     "peft-eva": ("PEFT EVA (ρ = 2)", None),
 }
+#: the same allocators over the ``shortcuts`` space (LoRA-adapted shortcut connections, the space
+#: of HeteroLoRA's MRPC gain), at the parameters of the protocol's budget counted in its own space
+#: (``--budget-space``): paired against uniform LoRA at equal parameters. Run them by name
+#: (``--methods uniform,proxy@shortcuts``); the default method list is the first protocol's.
+SPACE = {f"{m}@shortcuts": "shortcuts" for m in ("proxy", "salient", "greedy", "grow")}
+DEFAULT_METHODS = list(METHODS)
+METHODS.update({name: (f"{METHODS[name.split('@')[0]][0]} · shortcuts", METHODS[name.split("@")[0]][1])
+                for name in SPACE})
+def default_methods(rows: list) -> list[str]:
+    """The first protocol's methods, then any other method a results file already holds."""
+    held = [m for m in METHODS if m not in DEFAULT_METHODS and any(r.get("method") == m for r in rows)]
+    return [*DEFAULT_METHODS, *held]
+
+
 #: methods whose adapters are SVD-form (P·diag(λ)·Q): their sweep runs at ``svd_alpha``
-SVD_FORM = ("salient", "adalora")
+SVD_FORM = ("salient", "adalora", "salient@shortcuts")
 #: PEFT EVA's settings: ρ (EvaConfig.rho) and the training batches its SVD runs on
 EVA = {"rho": 2.0, "svd_batches": 16}
 
@@ -52,8 +66,10 @@ def config(settings: dict, task: str, method: str, seed: int, lr: float):
     name, options = method_options(settings, method)
     if name == "peft-eva":  # EVA's session is uniform's: its rank, modules and data
         name, options = "uniform", {}
+    space = SPACE.get(method, settings["space"])
     return SearchConfig(
-        model=settings["model"], task=task, space=settings["space"], allocator=name, allocator_options=dict(options),
+        model=settings["model"], task=task, space=space, allocator=name, allocator_options=dict(options),
+        budget_space=settings["space"] if space != settings["space"] else None,
         budget=settings["budget"], seed=seed, epochs=settings["epochs"], max_steps=settings["steps"], lr=lr,
         batch_size=settings["batch_size"], max_len=settings["max_len"],
         max_train_samples=settings["max_train_samples"], max_dev_samples=settings["max_dev_samples"],

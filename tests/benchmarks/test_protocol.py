@@ -338,3 +338,15 @@ def test_a_loss_is_minimised_and_read_in_its_own_unit(tmp_path):
     assert "salient beats tuned uniform by 0.0167 ± 0.0058 (3 seeds, 95 % t interval [+0.0023, +0.0310]" in text
     assert "power 0.39 at 0.01 nll (80 % needs 5 seeds)" in text
     assert "(final dev metric, nll)" in text
+
+
+def test_a_shortcuts_method_spends_the_protocols_budget_counted_in_its_space():
+    from benchmarks.protocol.methods import DEFAULT_METHODS, SPACE, config, default_methods
+
+    cfg = config(SETTINGS, "mrpc", "greedy@shortcuts", 0, 1e-3)
+    assert (cfg.space, cfg.budget_space, cfg.budget, cfg.allocator) == ("shortcuts", "lora", "r2", "proxy-greedy")
+    plain = config(SETTINGS, "mrpc", "greedy", 0, 1e-3)
+    assert (plain.space, plain.budget_space) == ("lora", None)
+    assert METHODS["greedy@shortcuts"][1] == METHODS["greedy"][1] and set(SPACE) <= set(METHODS)
+    assert default_methods([]) == DEFAULT_METHODS and "greedy@shortcuts" not in DEFAULT_METHODS
+    assert default_methods([{"method": "grow@shortcuts"}])[-1] == "grow@shortcuts"
