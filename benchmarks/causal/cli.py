@@ -17,7 +17,9 @@ budget (``--budget``, default r4: uniform rank 4 on every q/k/v/o/gate/up/down p
                               fractional rank), the share chosen to fit the budget; that rank
                               pattern retrained from scratch (benchmarks.causal.posthoc)
     rankscope adalora, salient, proxy-static (its default proxy, and spectral: the best proxy on
-    the planted task), optuna (a few short trials, then the full schedule)
+    the planted task), proxy-greedy, proxy-grow, optuna (a few short trials, then the full
+    schedule); NAME@shortcuts: proxy-static, proxy-greedy, proxy-grow or salient over the
+    shortcut space at uniform LoRA's parameters (--budget-space lora)
 
 Columns: adapter parameters at the end, dev NLL per target token and its difference from tuned
 uniform, GSM8K exact match on a seeded test subset (:mod:`rankscope.tasks.causal.exact_match`), step time

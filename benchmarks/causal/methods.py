@@ -29,18 +29,28 @@ METHODS = {
     "adalora": "rankscope adalora",
     "proxy-static": "rankscope proxy-static",
     "proxy-spectral": "rankscope proxy-static (spectral)",
+    "proxy-greedy": "rankscope proxy-greedy (before training)",
+    "proxy-grow": "rankscope proxy-grow (in training)",
     "salient": "rankscope salient",
     "optuna": "rankscope optuna",
 }
 ALLOCATORS = {"uniform": ("uniform", {}), "adalora": ("adalora", {}), "salient": ("salient", {}),
-              "proxy-static": ("proxy-static", {}), "proxy-spectral": ("proxy-static", {"proxy": "spectral"})}
+              "proxy-static": ("proxy-static", {}), "proxy-spectral": ("proxy-static", {"proxy": "spectral"}),
+              "proxy-greedy": ("proxy-greedy", {}), "proxy-grow": ("proxy-grow", {})}
+#: rankscope's allocators over the ``shortcuts`` space, at the budget's parameters counted in the
+#: ``lora`` space (``--budget-space lora``): paired against uniform LoRA at equal parameters
+SPACE = {f"{m}@shortcuts": "shortcuts" for m in ("proxy-static", "proxy-greedy", "proxy-grow", "salient")}
+ALLOCATORS.update({name: ALLOCATORS[name.split("@")[0]] for name in SPACE})
+METHODS.update({name: f"{METHODS[name.split('@')[0]]} · shortcuts" for name in SPACE})
 
 
-def config(settings: dict, seed: int, lr: float | None, allocator: str = "uniform", options: dict | None = None):
+def config(settings: dict, seed: int, lr: float | None, allocator: str = "uniform", options: dict | None = None,
+           space: str = "lora"):
     from rankscope.search.config import SearchConfig
 
     return SearchConfig(
-        model=settings["model"], task="gsm8k", space="lora", allocator=allocator, allocator_options=options or {},
+        model=settings["model"], task="gsm8k", space=space, allocator=allocator, allocator_options=options or {},
+        budget_space="lora" if space != "lora" else None,
         budget=settings["budget"], seed=seed, max_steps=settings["steps"], lr=lr, batch_size=settings["batch_size"],
         eval_batch_size=8, max_len=settings["max_len"], max_train_samples=settings["max_train_samples"],
         max_dev_samples=settings["max_dev_samples"], exact_match=settings["exact_match"],
@@ -65,7 +75,7 @@ def run_cell(cell: dict, settings: dict) -> dict:
     method, seed, lr = cell["method"], cell["seed"], cell["lr"]
     extra = {"n_trials": settings["optuna_trials"], "trial_steps": max(2, settings["steps"] // 3)}
     name, options = ("optuna", extra) if method == "optuna" else ALLOCATORS.get(method, ("uniform", {}))
-    cfg = config(settings, seed, lr, name, options)
+    cfg = config(settings, seed, lr, name, options, SPACE.get(method, "lora"))
     session = Session(cfg, progress=False)
     t0 = time.perf_counter()
     if method in ALLOCATORS or method == "optuna":

@@ -82,3 +82,16 @@ def test_every_method_gets_its_own_sweep_then_the_held_out_seeds(tmp_path):
         assert [r["lr"] for r in held] == [min(sweep, key=lambda lr: (sweep[lr], lr))]
         assert all(r["task"] == "gsm8k" and r["greater_is_better"] is False for r in held)
     assert "**GSM8K** (nll)" in done.stdout and "Mean over tasks" not in done.stdout
+
+
+def test_a_shortcuts_method_holds_uniform_loras_parameters():
+    from benchmarks.causal.methods import ALLOCATORS, SPACE, config
+    from rankscope.search.session import Session
+
+    settings = {"model": "tiny-llama", "budget": "r2", "steps": 3, "batch_size": 2, "max_len": 96,
+                "max_train_samples": 8, "max_dev_samples": 4, "exact_match": 0, "max_new_tokens": 8, "device": "cpu"}
+    name, options = ALLOCATORS["proxy-greedy@shortcuts"]
+    short = Session(config(settings, 0, 5e-3, name, options, SPACE["proxy-greedy@shortcuts"]), progress=False)
+    lora = Session(config(settings, 0, 5e-3), progress=False)
+    assert short.space.name == "shortcuts" and len(short.space.edges) > len(lora.space.edges)
+    assert short.budget.params == lora.budget.params
