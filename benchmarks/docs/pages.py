@@ -39,6 +39,14 @@ def protocol_quick(results: Path) -> str:
     return tables(cells, settings, methods, defaults=False)
 
 
+def protocol_pilot(results: Path) -> str:
+    """The first protocol's noise, read as a pilot (``python -m benchmarks.protocol.pilot``)."""
+    from benchmarks.protocol.pilot import markdown, pilot
+
+    rows = read_rows(results / "protocol.jsonl")
+    return markdown(pilot(rows, rows[-1]["settings"]))
+
+
 def protocol_full_cells(results: Path) -> str:
     """How far the full protocol is, and what its cells cost (``wall_s`` of each row), per task."""
     from benchmarks.protocol.defaults import task_label
@@ -134,7 +142,7 @@ def causal_rule(results: Path) -> str:
 
 
 #: ``<!-- generated: KEY -->`` → the function writing that part
-PARTS = {"protocol-full": protocol_full, "protocol-quick": protocol_quick, "protocol-full-cells": protocol_full_cells,
+PARTS = {"protocol-full": protocol_full, "protocol-pilot": protocol_pilot, "protocol-quick": protocol_quick, "protocol-full-cells": protocol_full_cells,
          "causal-quick": causal_quick, "planted-diagnosis": planted_diagnosis,
          "planted-diagnosis-cells": planted_diagnosis_cells, "rank-lr": rank_lr,
          "svd-form-pruning": svd_form_pruning, "planted-scaling": planted_scaling, "causal-rule": causal_rule}
