@@ -43,8 +43,8 @@ def protocol_pilot(results: Path) -> str:
     """The first protocol's noise, read as a pilot (``python -m benchmarks.protocol.pilot``)."""
     from benchmarks.protocol.pilot import markdown, pilot
 
-    rows = read_rows(results / "protocol.jsonl")
-    return markdown(pilot(rows, rows[-1]["settings"]))
+    cells, settings, _ = protocol_cells(results, quick=False)
+    return markdown(pilot(cells, settings))
 
 
 def protocol_full_cells(results: Path) -> str:

@@ -27,10 +27,9 @@ from .sweep import SELECTION, chosen_lr
 from .table import reading, seed_rows
 
 
-def pilot(rows: list[dict], settings: dict) -> list[dict]:
-    """One record per task and method (uniform excepted) with every held-out seed paired."""
-    cells = CellFile.__new__(CellFile)  # the rows alone: chosen_lr reads them through get()
-    cells.rows = rows
+def pilot(cells: CellFile, settings: dict) -> list[dict]:
+    """One record per task and method (uniform excepted) with at least two held-out seeds paired."""
+    rows = cells.rows
     sweep = (settings["lr_sweep"], settings["seeds"][0], settings.get("extend_sweep", 0))
     held = settings["seeds"][1:]
     out = []
@@ -83,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         if any(k not in settings for k in ("lr_sweep", "seeds")):
             raise SystemExit(f"{path} is not a protocol results file (its settings have no lr_sweep or seeds)")
         print(f"{path.name} (selection settings {', '.join(k for k in SELECTION if k in settings)})\n")
-        print(markdown(pilot(rows, settings)) + "\n")
+        print(markdown(pilot(CellFile(path, settings, selection=SELECTION), settings)) + "\n")
 
 
 if __name__ == "__main__":

@@ -359,14 +359,13 @@ def test_the_pilot_reads_the_paired_noise_and_the_seeds_it_asks_for(tmp_path):
     cells = filled(tmp_path / "r.jsonl")  # uniform 3e-3: 0.73, 0.75, 0.74; salient 1e-3: 0.75, 0.77, 0.76
     for r in cells.rows:
         r["wall_s"] = 600.0
-    (record,) = pilot(cells.rows, SETTINGS)
+    (record,) = pilot(cells, SETTINGS)
     assert (record["task"], record["method"], record["n"]) == ("mrpc", "salient", 3)
     assert record["mean"] == pytest.approx(2.0) and record["sd"] == pytest.approx(0.0, abs=1e-9)
-    noisy = [dict(r) for r in cells.rows]
-    for r in noisy:
+    for r in cells.rows:
         if r["method"] == "salient" and r["seed"] == 2:
             r["final"] = {"accuracy": 0.80}
-    (record,) = pilot(noisy, SETTINGS)
+    (record,) = pilot(cells, SETTINGS)
     assert record["seeds_needed"] == seeds_for_power(1.0, record["sd"])
     assert record["powered_cpu_h"] == pytest.approx(record["seeds_needed"] * 2 * 600 / 3600)
     assert "| mrpc | salient | 3 | +3.00 | 1.73 | 1 point |" in markdown([record])
