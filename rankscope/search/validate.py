@@ -73,6 +73,10 @@ def check_device(device) -> None:
             raise InputError(f"--device {device}: {there}; use --device cpu" + (" or one of those" if count else ""))
 
 
+#: the largest integer setting accepted: what torch, numpy and the data loaders hold as a C int
+INT_LIMIT = 2**31 - 1
+
+
 def _ranges(cfg: SearchConfig) -> list[tuple[str, object, type, object, str]]:
     """(flag, value, type, predicate, what is valid) for every numeric setting."""
     positive = lambda v: v > 0  # noqa: E731
@@ -109,6 +113,8 @@ def check_settings(cfg: SearchConfig) -> None:
             continue
         if not is_number(value, type_) or not ok(value):
             raise InputError(f"{flag} must be {valid}, got {value!r}")
+        if type_ is int and value > INT_LIMIT:  # beyond a C int: an OverflowError deep in torch or len()
+            raise InputError(f"{flag} must be at most {INT_LIMIT:,}, got {value}")
     SPACES.get(cfg.space)
     if cfg.budget_space is not None:
         if not isinstance(cfg.budget_space, str) or not cfg.budget_space.strip():

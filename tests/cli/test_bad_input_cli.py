@@ -319,6 +319,8 @@ CASES = [
          "{in}/glue is not a run directory (no result.json)", files={"glue/README": "\n"}),
     Case("compare: the same run twice", "compare {run} {run}",
          "two uniform runs have seed 0"),
+    Case("an integer beyond a C int", f"{C} --max-steps 99999999999999999999",
+         "--max-steps must be at most 2,147,483,647, got 99999999999999999999"),
     Case("--budget-space: unknown space", f"{C} --budget r2 --budget-space nope",
          "unknown search space 'nope'; available: lora, lora-qv, shortcuts"),
     Case("--budget-space with a parameter count", f"{C} --budget 250k --budget-space lora",
