@@ -46,13 +46,13 @@ def spectra(pm, edges) -> dict:
 
 def ranks_for_budget(spectra_of: dict, edges, budget_params: int, iterations: int = 60) -> tuple[float, dict]:
     """The largest energy share ρ whose ranks fit ``budget_params``, and those ranks."""
-    size = {e.id: e.d_in + e.d_out for e in edges}
+    by_id = {e.id: e for e in edges}
 
     def ranks(share):
         return {eid: energy_rank(s, share) for eid, s in spectra_of.items()}
 
-    def params(r):
-        return sum(k * size[eid] for eid, k in r.items())
+    def params(r):  # the space's one cost function, edge by edge
+        return sum(by_id[eid].cost(k) for eid, k in r.items())
 
     if params(ranks(0.0)) > budget_params:
         raise ValueError(f"the budget ({budget_params:,} parameters) is below rank 1 on every adapted module "

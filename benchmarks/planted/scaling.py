@@ -122,10 +122,10 @@ def lr_table(calibrated: list[dict], swept: list[dict]) -> list[str]:
     at: dict = {}
     for r in calibrated + swept:
         at.setdefault((r["rule"], r["seed"]), {})[r.get("lr") or task_lr] = (r["r2_uniform"], r["r2_oracle"])
-    out = ["", "The floor and ceiling at each lr (r2 uniform · r2 oracle), and at each one's best lr:", "",
-           "| rule | seed | " + " | ".join(f"lr {lr:g}" for lr in sorted({lr for v in at.values() for lr in v}))
-           + " | best uniform · best oracle · lead |", "|---|---|" + "---|" * (len({lr for v in at.values() for lr in v}) + 1)]
     lrs = sorted({lr for v in at.values() for lr in v})
+    out = ["", "The floor and ceiling at each lr (r2 uniform · r2 oracle), and at each one's best lr:", "",
+           "| rule | seed | " + " | ".join(f"lr {lr:g}" for lr in lrs) + " | best uniform · best oracle · lead |",
+           "|---|---|" + "---|" * (len(lrs) + 1)]
     for (rule, seed), by_lr in sorted(at.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         cells = [" · ".join(f"{x:.4f}" for x in by_lr[lr]) if lr in by_lr else "" for lr in lrs]
         best_u, best_o = max(u for u, _ in by_lr.values()), max(o for _, o in by_lr.values())

@@ -19,7 +19,7 @@ def test_energy_rank_keeps_the_fewest_values_that_reach_the_share():
 
 
 def test_the_budget_gets_the_largest_share_that_fits():
-    edges = [SimpleNamespace(id=i, d_in=10, d_out=10) for i in range(3)]
+    edges = [SimpleNamespace(id=i, cost=lambda r: 20 * r) for i in range(3)]  # d_in + d_out = 20
     spectra = {0: torch.tensor([10.0, 1.0, 1.0, 1.0]), 1: torch.tensor([1.0, 1.0, 1.0, 1.0]),
                2: torch.tensor([5.0, 5.0, 0.1, 0.1])}
     share, ranks = ranks_for_budget(spectra, edges, budget_params=20 * 7)
