@@ -57,6 +57,7 @@ from pathlib import Path
 
 from benchmarks.common.cells import CellFile, add_cell_arguments, run_if_child
 from benchmarks.protocol.sweep import ready_cells
+from rankscope.adapters.lora import DEFAULT_SCALING
 
 from .methods import METHODS
 from .table import print_tables
@@ -112,8 +113,9 @@ def settings_from(args) -> dict:
     if args.seeds:
         base["seeds"] = [int(x) for x in args.seeds.split(",")]
     base.update(model=args.model, budget=args.budget, device=args.device, tasks=[TASK])
-    if args.scaling:  # absent: the task's default rule (the files written before the flag hold no key)
-        base["scaling"] = args.scaling
+    # always recorded: rows written before the flag hold no key and trained under α/r, so a file of
+    # theirs refuses cells of either rule rather than mixing them
+    base["scaling"] = args.scaling
     return base
 
 
@@ -129,7 +131,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--lr-sweep", help="comma-separated learning rates: every method's sweep on the first seed")
     ap.add_argument("--extend-sweep", type=int, help="×2 steps a sweep may grow past an end where its best lies")
     ap.add_argument("--jobs", type=int, default=1, help="cells side by side (each with OMP_NUM_THREADS threads)")
-    ap.add_argument("--scaling", choices=["rslora", "lora"], help="the LoRA form's scaling rule (default: the task's)")
+    ap.add_argument("--scaling", choices=["rslora", "lora"], default=DEFAULT_SCALING,
+                    help=f"the LoRA form's scaling rule (default {DEFAULT_SCALING}, alpha/sqrt(r); lora: alpha/r)")
     ap.add_argument("--seeds", help="comma-separated seeds")
     ap.add_argument("--methods", help="comma-separated subset of: " + ", ".join(METHODS))
     ap.add_argument("--results", help="JSON Lines file of finished cells (default: benchmarks/results/causal-"

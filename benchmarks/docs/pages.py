@@ -47,6 +47,31 @@ def protocol_pilot(results: Path) -> str:
     return markdown(pilot(cells, settings))
 
 
+def protocol_rslora(results: Path) -> str:
+    """The sweeps under α/√r that the GLUE defaults come from: each task's seed-0 sweep and the
+    defaults table (``python -m benchmarks.protocol --methods uniform --seeds 0``)."""
+    from benchmarks.protocol.defaults import defaults_table, task_label
+    from benchmarks.protocol.methods import METHODS
+    from benchmarks.protocol.sweep import SELECTION, chosen_lr, default_settings, method_sweep
+    from benchmarks.protocol.table import reading, sweep_table
+
+    settings = default_settings(scaling="rslora")
+    cells = CellFile(results / "protocol-rslora.jsonl", settings, selection=SELECTION)
+    methods = [m for m in METHODS if any(r.get("method") == m for r in cells.rows)]
+    if not methods:
+        return "No cell has finished yet."
+    args = (settings["lr_sweep"], settings["seeds"][0], settings["extend_sweep"])
+    head = (f"`protocol-rslora.jsonl`: {settings['model']}, budget {settings['budget']}, "
+            f"{settings['epochs']:g} epochs of batch {settings['batch_size']}, `--scaling rslora`.")
+    lines = [head, ""]
+    for task in settings["tasks"]:
+        if any(r.get("task") == task for r in cells.rows):
+            lines += [f"**{task_label(task)}** ({reading(cells.rows, task)['unit']})", "",
+                      *sweep_table(cells.rows, task, methods, settings,
+                                   lambda t, m: method_sweep(cells, t, m, *args)[0], lambda m: METHODS[m][0]), ""]
+    return "\n".join(lines + defaults_table(settings["tasks"], methods, lambda t, m: chosen_lr(cells, t, m, *args)))
+
+
 def protocol_full_cells(results: Path) -> str:
     """How far the full protocol is, and what its cells cost (``wall_s`` of each row), per task."""
     from benchmarks.protocol.defaults import task_label
@@ -70,12 +95,12 @@ def protocol_full_cells(results: Path) -> str:
 
 
 def causal_quick(results: Path) -> str:
-    """The GSM8K tables (``python -m benchmarks.causal --quick --table-only``)."""
-    from benchmarks.causal.cli import SELECTION, parser, settings_from
+    """The GSM8K smoke test's tables (the earlier flow: others at uniform's lr; α/r, from before
+    the rule was a setting, so the file is read as it stands)."""
     from benchmarks.causal.table import render
 
-    settings = settings_from(parser().parse_args(["--quick"]))  # the earlier flow: others at uniform's lr
-    return render(CellFile(results / "causal-quick.jsonl", settings, selection=SELECTION).rows, settings)
+    rows = read_rows(results / "causal-quick.jsonl")
+    return render(rows, rows[-1]["settings"]) if rows else "No cell has finished yet."
 
 
 def planted_diagnosis(results: Path) -> str:
@@ -127,6 +152,36 @@ def planted_scaling(results: Path) -> str:
     return table(rows) if rows else "No cell has finished yet."
 
 
+def planted_forward_selection(results: Path) -> str:
+    """Forward selection before and in training, per seed, from ``planted-scaling.jsonl`` (α/√r,
+    the calibrated defaults), with its cost (``python -m benchmarks.planted.scaling --table-only``)."""
+    rows = [r for r in read_rows(results / "planted-scaling.jsonl") if r.get("rule") == "rslora" and r.get("lr") is None
+            and r["method"] != "uniform"]
+    if not rows:
+        return "No cell has finished yet."
+    seeds = sorted({r["seed"] for r in rows})
+    out = ["| allocator | " + " | ".join(f"seed {s}" for s in seeds) + " | mean gap_closed | choosing / training |",
+           "|---|" + "---|" * (len(seeds) + 2)]
+    for method in dict.fromkeys(r["method"] for r in rows):
+        got = {r["seed"]: r for r in rows if r["method"] == method}
+        # an in-training allocator chooses inside train_s (its allocate_s is the setup, far below
+        # its scoring time): the share of its scoring passes
+        inside = all(r["allocate_s"] < (r.get("scoring_s") or 0) for r in got.values())
+        costs = [(r["scoring_s"] if inside else r["allocate_s"]) / r["train_s"] for r in got.values() if r.get("train_s")]
+        out.append(f"| `{method}` | " + " | ".join(f"{got[s]['gap_closed']:.3f}" if s in got else "—" for s in seeds)
+                   + f" | {statistics.fmean(r['gap_closed'] for r in got.values()):.3f} | "
+                   + f"{min(costs):.2f}–{max(costs):.2f}{' (scoring, inside training)' if inside else ''} |")
+    return "\n".join(out)
+
+
+def planted_greedy_cost(results: Path) -> str:
+    """``proxy-greedy`` with fewer rounds, round steps or scoring batches: gap_closed against
+    allocate / train (``python -m benchmarks.planted.greedy_cost --table-only``)."""
+    from benchmarks.planted.greedy_cost import table
+
+    return table(read_rows(results / "planted-greedy-cost.jsonl"), read_rows(results / "planted-scaling.jsonl"))
+
+
 def causal_rule(results: Path) -> str:
     """A mixed-rank allocation on the decoder under each rule: uniform's lr sweep and proxy-static
     at uniform's tuned lr (``python -m benchmarks.causal --results causal-rule-RULE.jsonl``)."""
@@ -141,8 +196,26 @@ def causal_rule(results: Path) -> str:
     return "\n\n".join(parts) or "No cell has finished yet."
 
 
+def causal_default_lr(results: Path) -> str:
+    """Uniform's lr sweep on the decoder at the default budget under α/√r, which the causal
+    kind's default lr comes from (``python -m benchmarks.causal --results causal-default-lr.jsonl``)."""
+    from rankscope.tasks import task_kind
+
+    rows = sorted(read_rows(results / "causal-default-lr.jsonl"), key=lambda r: r["lr"])
+    if not rows:
+        return "No cell has finished yet."
+    best = min(rows, key=lambda r: r["dev_nll"])
+    shipped = task_kind("gsm8k").defaults["lr"]
+    return "\n".join(["| lr | dev NLL (nats per response token) |", "|---|---|"]
+                     + [f"| {r['lr']:g}{' (best)' if r is best else ''} | {r['dev_nll']:.4f} |" for r in rows]
+                     + ["", f"Shipped causal default: lr {shipped:g}."])
+
+
 #: ``<!-- generated: KEY -->`` → the function writing that part
 PARTS = {"protocol-full": protocol_full, "protocol-pilot": protocol_pilot, "protocol-quick": protocol_quick, "protocol-full-cells": protocol_full_cells,
+         "protocol-rslora": protocol_rslora,
          "causal-quick": causal_quick, "planted-diagnosis": planted_diagnosis,
          "planted-diagnosis-cells": planted_diagnosis_cells, "rank-lr": rank_lr,
-         "svd-form-pruning": svd_form_pruning, "planted-scaling": planted_scaling, "causal-rule": causal_rule}
+         "svd-form-pruning": svd_form_pruning, "planted-scaling": planted_scaling, "causal-rule": causal_rule,
+         "causal-default-lr": causal_default_lr,
+         "planted-forward-selection": planted_forward_selection, "planted-greedy-cost": planted_greedy_cost}

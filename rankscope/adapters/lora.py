@@ -9,7 +9,7 @@ when ranks are masked or compacted (as in PEFT, where ``r`` does not change duri
 weights 1/√r as far, while its first-order progress on the loss stays the same; under α/√r
 (rsLoRA, Kalajdzievski 2023, arXiv 2312.03732; PEFT's ``use_rslora``) every rank moves equally
 and a larger rank wants a smaller lr. docs/results/rank-stability.md measures both;
-:data:`DEFAULT_SCALING` is the library's default, each task kind sets its own
+:data:`DEFAULT_SCALING` is the default of the library and of every task kind
 (docs/architecture.md, "Rank-stable scaling").
 """
 
@@ -25,7 +25,7 @@ from rankscope.errors import InputError
 
 #: the LoRA form's scaling rules: name -> the factor s as a function of α and r
 SCALING_RULES = {"rslora": "alpha/sqrt(r)", "lora": "alpha/r"}
-#: the rule ``attach``, the trainer callback and the planted task use unless told otherwise
+#: the rule ``attach``, the trainer callback and every task kind use unless told otherwise
 DEFAULT_SCALING = "rslora"
 
 

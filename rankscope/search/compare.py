@@ -25,7 +25,7 @@ own paired std, and the seeds 80 % power would need (:mod:`rankscope.search.powe
 detectable difference" at a power of 0.2 says little; at 0.8 it says the effect is smaller.
 
 **Refusals.** Runs are paired only when these settings agree: ``task``, ``model``, the budget's
-parameter count, and the schedule and data settings of their ``config.toml`` (:data:`SAME`).
+parameter count (for ``--budget planted``, within each seed: the teacher drawn with the seed sets it), and the schedule and data settings of their ``config.toml`` (:data:`SAME`).
 The space may differ: an allocation over the ``shortcuts`` space against uniform LoRA in the
 ``lora`` space is a fair pair at the same parameters (``--budget r2 --budget-space lora``). The
 message names the setting and two runs that differ. The learning rate may differ: a tuned
@@ -83,13 +83,37 @@ def settings_of(run: dict) -> dict:
             "budget": (r.get("budget") or {}).get("params"), **{k: c.get(k) for k in SAME}}
 
 
+def budget_follows_seed(runs: list[dict]) -> bool:
+    """Whether every run's budget is one its task names and draws with the seed (``--budget
+    planted``, the planted task's default: the teacher's parameter count); an explicit size or
+    rank (``r2``, ``250k``) is the user's choice and must agree across seeds."""
+    from rankscope.tasks import task_kind
+
+    try:
+        return all((r["result"].get("budget") or {}).get("spec") in task_kind(r["result"].get("task")).named_budgets
+                   for r in runs)
+    except InputError:  # an unknown or unrecorded task: compared like any other
+        return False
+
+
 def check_comparable(runs: list[dict]) -> None:
-    """An :class:`InputError` naming the first setting two runs disagree on."""
+    """An :class:`InputError` naming the first setting two runs disagree on. A budget drawn with
+    the seed (:func:`budget_follows_seed`) is checked between runs of the same seed only: pairs
+    never cross seeds, and each seed's teacher sets its own budget."""
     first = settings_of(runs[0])
-    for run in runs[1:]:
+    per_seed = budget_follows_seed(runs)
+    budget_of_seed: dict = {}
+    for run in runs:
         other = settings_of(run)
         for key, value in first.items():
-            if other[key] != value:
+            if key == "budget" and per_seed:
+                seed = run["result"].get("seed")
+                seen = budget_of_seed.setdefault(seed, (run["dir"], other[key]))
+                if seen[1] != other[key]:
+                    raise InputError(f"cannot compare {seen[0]} and {run['dir']}: both are seed {seed} of "
+                                     f"--task {first['task']}, yet their budget differs ({seen[1]!r} vs "
+                                     f"{other[key]!r}); compare runs made with the same budget per seed")
+            elif other[key] != value:
                 raise InputError(f"cannot compare {runs[0]['dir']} and {run['dir']}: their {key} differs "
                                  f"({value!r} vs {other[key]!r}); compare runs made with the same task, model, "
                                  f"budget (in parameters) and schedule ({', '.join(SAME)})")

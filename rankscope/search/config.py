@@ -13,11 +13,11 @@ The run directory's ``config.toml`` holds the fully resolved settings, so
 error; the values are checked by :func:`rankscope.search.validate.validate`.
 
 >>> cfg = SearchConfig(task="mrpc").resolved()
->>> cfg.lr, cfg.epochs, cfg.max_steps
-(0.001, 3.0, None)
+>>> cfg.lr, cfg.epochs, cfg.max_steps, cfg.scaling
+(0.0005, 3.0, None, 'rslora')
 >>> cfg = SearchConfig(task="mrpc", allocator="salient").resolved()
 >>> cfg.lr, cfg.svd_alpha, cfg.baseline_lr          # its own lr and α; a baseline keeps uniform's lr
-(0.002, 256.0, 0.001)
+(0.002, 256.0, 0.0005)
 >>> SearchConfig(max_steps=30).resolved().max_steps
 30
 """

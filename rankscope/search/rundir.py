@@ -32,8 +32,10 @@ def default_out(cfg, persistent: bool = False) -> Path:
 
 
 def check_dir_path(path, flag: str) -> Path:
-    """Refuse an output directory that cannot be made: an empty path, or one that lies under a
-    file (``a.txt/run``). It may exist (the caller decides what that means) or not yet."""
+    """Refuse an output path that cannot be written: an empty path, one that lies under a file
+    (``a.txt/run``), or one whose nearest existing directory refuses a new entry (read-only,
+    no permission, ``/proc``). It may exist (the caller decides what that means) or not yet.
+    Checked before anything trains, so a long run never ends in a failed write."""
     if not str(path).strip():
         raise InputError(f"{flag} is empty; give a directory path, e.g. {flag} runs/mine")
     path = Path(path)
@@ -41,6 +43,12 @@ def check_dir_path(path, flag: str) -> Path:
     if blocker is not None:
         raise InputError(f"{flag} {path} lies under {blocker}, which is a file, not a directory; "
                          f"choose a path whose parents are directories")
+    nearest = next((p for p in path.parents if p.is_dir()), path)  # "." at the latest, for a relative path
+    try:  # a probe, not os.access: root passes access() where the file system itself refuses
+        os.rmdir(tempfile.mkdtemp(dir=nearest, prefix=".rankscope-probe-"))
+    except OSError as exc:
+        raise InputError(f"{flag} {path}: cannot write under {nearest} ({exc.strerror or exc}); "
+                         f"choose a writable location") from None
     return path
 
 

@@ -20,6 +20,7 @@ from benchmarks.protocol.sweep import (
     ready_cells,
 )
 from benchmarks.protocol.table import render
+from rankscope.search.config import SearchConfig
 
 SETTINGS = {"model": "minilm", "space": "lora", "budget": "r2", "batch_size": 32, "max_len": 128, "svd_alpha": 256.0,
             "tasks": ["mrpc"], "epochs": None, "steps": 50, "max_train_samples": None, "max_dev_samples": None,
@@ -158,7 +159,8 @@ def test_each_method_gets_its_own_best_lr_and_paired_differences(tmp_path):
     assert "| salient | 1 of 1 | +2.00 |" in table
     assert "| uniform LoRA | 70.0 | 74.0 |" in table and "| salient | 76.0 | 70.0 |" in table  # the sweep
     # the defaults table: the task's pick, the rule's, and what rankscope search ships on GLUE
-    assert "| uniform LoRA | 0.003 | 0.003 | 0.001 |" in table and "| salient | 0.001 | 0.001 | 0.002 |" in table
+    shipped = SearchConfig(task="mrpc").resolved().lr
+    assert f"| uniform LoRA | 0.003 | 0.003 | {shipped:g} |" in table and "| salient | 0.001 | 0.001 | 0.002 |" in table
     smoke = render(cells.rows, SETTINGS, ["uniform", "salient"],
                    lambda t, m: chosen_lr(cells, t, m, SETTINGS["lr_sweep"], 0), defaults=False)  # --quick
     assert "Defaults from the sweep" in table and "Defaults from the sweep" not in smoke

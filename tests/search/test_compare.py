@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from conftest import run_cli_out
 
+from rankscope.errors import InputError
 from rankscope.search.compare import summarize_pairs, verdict
 from rankscope.search.power import paired_power
 
@@ -236,3 +237,23 @@ def test_runs_in_different_spaces_pair_at_the_same_parameters(tmp_path, capsys):
     own = _search(capsys, tmp_path, "uniform", 2, "--space", "shortcuts", "--budget", "r2")
     code, _, err = run_cli_out(capsys, "compare", lora[0], own)
     assert code == 2 and "their budget differs" in err
+
+
+def _run(d, task, seed, params, spec="planted"):
+    return {"dir": d, "result": {"task": task, "model": "minilm", "seed": seed,
+                                 "budget": {"spec": spec, "params": params}}, "config": {}}
+
+
+def test_planted_budgets_are_checked_within_each_seed_only():
+    """``--budget planted`` is the teacher's parameter count, drawn with the seed: runs of
+    different seeds pair (within their seed), runs of one seed must share it."""
+    from rankscope.search.compare import check_comparable
+
+    check_comparable([_run("u0", "planted", 0, 73_728), _run("a0", "planted", 0, 73_728),
+                      _run("u1", "planted", 1, 61_440), _run("a1", "planted", 1, 61_440)])
+    with pytest.raises(InputError, match="both are seed 1 of --task planted, yet their budget differs"):
+        check_comparable([_run("u1", "planted", 1, 61_440), _run("a1", "planted", 1, 73_728)])
+    with pytest.raises(InputError, match="their budget differs"):  # an explicit budget is the user's choice
+        check_comparable([_run("u0", "planted", 0, 82_944, "r2"), _run("u1", "planted", 1, 41_472, "r1")])
+    with pytest.raises(InputError, match="their budget differs"):
+        check_comparable([_run("u0", "mrpc", 0, 82_944, "r2"), _run("u1", "mrpc", 1, 41_472, "r1")])

@@ -11,6 +11,7 @@ from rankscope.tasks import task_kind
 from rankscope.testing import SMALL_RUN
 
 GLUE = task_kind("mrpc")  # the classification kind: its defaults and its allocators' own
+CAUSAL = task_kind("gsm8k")
 
 
 def resolved(**settings) -> SearchConfig:
@@ -28,8 +29,8 @@ def test_an_allocator_takes_its_own_glue_defaults_and_its_baseline_keeps_uniform
 
 
 def test_what_the_user_gives_wins_over_an_allocators_defaults():
-    cfg = resolved(task="mrpc", allocator="salient", lr=5e-4)
-    assert (cfg.lr, cfg.baseline_lr, cfg.svd_alpha) == (5e-4, 5e-4, 256.0)  # --lr: the baseline's too
+    cfg = resolved(task="mrpc", allocator="salient", lr=3e-4)
+    assert (cfg.lr, cfg.baseline_lr, cfg.svd_alpha) == (3e-4, 3e-4, 256.0)  # --lr: the baseline's too
     cfg = resolved(task="mrpc", allocator="salient", alpha=32.0)
     assert cfg.svd_alpha is None and cfg.attach_options("svd")["alpha"] == 32.0  # --alpha is the SVD form's α
     cfg = resolved(task="mrpc", allocator="adalora", svd_alpha=64.0, baseline_lr=2e-4)
@@ -40,7 +41,7 @@ def test_the_planted_and_decoder_tasks_keep_their_defaults_for_every_allocator()
     for allocator in GLUE.allocator_defaults:
         planted, gsm8k = resolved(allocator=allocator), resolved(task="gsm8k", allocator=allocator)
         assert (planted.lr, planted.baseline_lr, planted.svd_alpha) == (3e-3, 3e-3, None)
-        assert (gsm8k.lr, gsm8k.baseline_lr, gsm8k.svd_alpha) == (5e-4, 5e-4, None)
+        assert (gsm8k.lr, gsm8k.baseline_lr, gsm8k.svd_alpha) == (CAUSAL.defaults["lr"],) * 2 + (None,)
 
 
 def test_the_written_config_repeats_the_resolved_settings(tmp_path):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from rankscope.adapters.lora import DEFAULT_SCALING
 from rankscope.errors import InputError
 from rankscope.tasks.causal.features import CAUSAL_TASKS
 from rankscope.tasks.kind import (
@@ -33,9 +34,11 @@ CAUSAL, GSM8K = CAUSAL_TASKS  # the task names the rows and features know
 class CausalKind(TaskKind):
     name = "causal"
     # one epoch, short batches of long rows (GSM8K needs 512 tokens); evaluation batches of 8:
-    # logits are batch × tokens × vocabulary floats
-    defaults = {"epochs": 1.0, "lr": 5e-4, "batch_size": 8, "eval_batch_size": 8, "max_len": 512,
-                "scaling": "lora"}  # α/r: the rule its lr was chosen under
+    # logits are batch × tokens × vocabulary floats. lr: uniform LoRA's best under α/√r at the
+    # default budget (r2) on SmolLM2/GSM8K, 40 steps of batch 4 (docs/results/rank-stability.md,
+    # "The defaults under α/√r"); a much longer run may want less
+    defaults = {"epochs": 1.0, "lr": 2e-3, "batch_size": 8, "eval_batch_size": 8, "max_len": 512,
+                "scaling": DEFAULT_SCALING}
 
     def owns(self, task: str) -> bool:
         return task in CAUSAL_TASKS
