@@ -34,7 +34,7 @@ VARIANTS = {
     "r4-s3-k1": {"rounds": 4, "round_steps": 0.03, "n_batches": 1},
 }
 SEEDS = [0, 1, 2]
-#: the planted-scaling rows the table reads beside the variants: the earlier default and one pass
+#: the planted-scaling rows the table reads beside the variants: the default and one pass
 REFERENCE = {"proxy-greedy": "r8-s5-k8 (the default)", "proxy-static": "proxy-static (one pass, K = 8)"}
 
 
