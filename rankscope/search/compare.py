@@ -25,7 +25,8 @@ own paired std, and the seeds 80 % power would need (:mod:`rankscope.search.powe
 detectable difference" at a power of 0.2 says little; at 0.8 it says the effect is smaller.
 
 **Refusals.** Runs are paired only when these settings agree: ``task``, ``model``, the budget's
-parameter count (for ``--budget planted``, within each seed: the teacher drawn with the seed sets it), and the schedule and data settings of their ``config.toml`` (:data:`SAME`).
+parameter count (for ``--budget planted``, within each seed: the teacher drawn with the seed
+sets it), and the schedule and data settings of their ``config.toml`` (:data:`SAME`).
 The space may differ: an allocation over the ``shortcuts`` space against uniform LoRA in the
 ``lora`` space is a fair pair at the same parameters (``--budget r2 --budget-space lora``). The
 message names the setting and two runs that differ. The learning rate may differ: a tuned
