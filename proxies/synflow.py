@@ -51,6 +51,37 @@ def _embed_dim(model) -> int:
     return model.get_input_embeddings().embedding_dim
 
 
+def _embed_dtype(model) -> torch.dtype:
+    """The dtype the blocks expect their input in: the base's (``--dtype``), not the adapters'."""
+    return model.get_input_embeddings().weight.dtype
+
+
+class _Float64:
+    """Context: the whole model in float64, every floating parameter and buffer put back in its
+    own dtype on exit (a half-precision base keeps float32 adapters and head, which one
+    ``model.to(dtype)`` would cast down)."""
+
+    def __init__(self, model):
+        self.model = model
+        self.params = [(p, p.dtype) for p in model.parameters() if p.is_floating_point()]
+        self.buffers = [(name, b.dtype) for name, b in model.named_buffers() if b.is_floating_point()]
+
+    def __enter__(self):
+        self.model.double()
+        return self
+
+    def __exit__(self, *exc):
+        with torch.no_grad():
+            for p, dtype in self.params:  # .double() keeps the Parameter objects, so identities hold
+                p.data = p.data.to(dtype)
+                if p.grad is not None:
+                    p.grad = p.grad.to(dtype)
+            for name, dtype in self.buffers:  # buffers are replaced: set them back by name
+                path, _, leaf = name.rpartition(".")
+                owner = self.model.get_submodule(path)
+                setattr(owner, leaf, getattr(owner, leaf).to(dtype))
+
+
 def _snip_on(ctx, tensors):
     """SNIP's formula on the gradients of this proxy's own backward pass."""
     return {eid: connection_sensitivity(a, {n: p.grad for n, p in a.named_parameters()})
@@ -64,7 +95,8 @@ class SynFlow(Proxy):
     def finish(self, ctx):
         batch = dict(ctx.batches[0])
         ids = batch.pop("input_ids")
-        batch["inputs_embeds"] = torch.ones(*ids.shape, _embed_dim(ctx.model), device=ids.device)
+        batch["inputs_embeds"] = torch.ones(*ids.shape, _embed_dim(ctx.model), device=ids.device,
+                                            dtype=_embed_dtype(ctx.model))
         tensors = [p for _, _, p in ctx.adapter_params()]
         with _AbsWeights(ctx.model, *([ctx.objective] if isinstance(ctx.objective, torch.nn.Module) else [])):
             ctx.loss(batch).backward()
@@ -77,17 +109,12 @@ class CanonicalSynFlow(Proxy):
 
     def finish(self, ctx):
         model = ctx.model
-        dtype = next(model.parameters()).dtype
         t = ctx.batches[0]["input_ids"].shape[1]
         dev = next(model.parameters()).device
         tensors = [p for _, _, p in ctx.adapter_params()]
-        model.double()
-        try:
-            with _AbsWeights(model):
-                ones = torch.ones(1, t, _embed_dim(model), dtype=torch.float64, device=dev)
-                out = model(inputs_embeds=ones, attention_mask=torch.ones(1, t, dtype=torch.long, device=dev))
-                first = out[0] if not torch.is_tensor(out) else out
-                first.sum().backward()
-                return _snip_on(ctx, tensors)
-        finally:
-            model.to(dtype)
+        with _Float64(model), _AbsWeights(model):
+            ones = torch.ones(1, t, _embed_dim(model), dtype=torch.float64, device=dev)
+            out = model(inputs_embeds=ones, attention_mask=torch.ones(1, t, dtype=torch.long, device=dev))
+            first = out[0] if not torch.is_tensor(out) else out
+            first.sum().backward()
+            return _snip_on(ctx, tensors)

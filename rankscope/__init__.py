@@ -25,6 +25,12 @@ True
 ``handle.compact()`` slices masked ranks away, ``handle.merge()`` folds module edges into their
 weights (shortcuts stay), and ``rs.allocation_from_peft(dir_or_config, space)`` reads a PEFT
 adapter's ranks. A whole search is :func:`rankscope.search.pipeline.run_search`.
+
+Bigger bases: ``rs.load_model(name, dtype="bfloat16")`` loads the frozen base in bfloat16 (the
+task head stays float32, adapters attach in float32), and ``rs.prepare_base(model, dtype,
+gradient_checkpointing=True)`` casts an already loaded model and turns on gradient
+checkpointing (:mod:`rankscope.models.memory`); ``SearchConfig(dtype=..., gradient_checkpointing=...)``
+does both for a search.
 """
 
 from rankscope._version import __version__
@@ -46,6 +52,7 @@ from rankscope.errors import (
     UnsupportedModelError,
 )
 from rankscope.models.loading import MODELS, load_model
+from rankscope.models.memory import prepare_base
 from rankscope.registry import SPACES, Registry, register_space
 from rankscope.space.builder import SpaceBuilder
 from rankscope.space.cost import edge_cost, rank_unit_cost
@@ -73,7 +80,7 @@ __all__ = [
     "Family", "InputError", "LoRAAdapter", "LowRankAdapter", "MODELS", "RankscopeError",
     "Registry", "SPACES", "SVDAdapter", "SearchSpace", "SiteMap", "SpaceBuilder", "SpaceError",
     "TrainingError", "UnsupportedModelError", "allocation_from_peft", "attach", "build_space",
-    "edge_cost", "export_peft", "load_adapters", "load_model", "parse_site",
+    "edge_cost", "export_peft", "load_adapters", "load_model", "parse_site", "prepare_base",
     "project_to_budget", "rank_unit_cost", "register_family", "register_space", "save_adapters",
     "site", "site_map", "supported_model_types", "__version__",
 ]

@@ -162,3 +162,34 @@ def refuse(what: str) -> None:
     launcher (checked before joining its group) or inside an initialised process group."""
     if launched() or active():
         raise InputError(f"{what} does not run under torchrun / accelerate launch / torch.distributed")
+
+
+def refuse_gradient_sharding(args, allocator: str) -> None:
+    """An InputError when the Trainer's ``args`` shard gradients (:func:`gradient_sharding`): an
+    in-training allocator reads every adapter's full weights and gradients at each step."""
+    if (sharding := gradient_sharding(args)) is not None:
+        raise InputError(
+            f"{sharding} keeps only a shard of each gradient and weight in every process, but the in-training "
+            f"allocator {allocator!r} reads every adapter's full gradients and weights at each optimizer step. "
+            "Train it under DDP (torchrun or accelerate launch without DeepSpeed ZeRO-2/3 or FSDP), or plan with a "
+            "before-training allocator (rankscope plan) and train that plan under ZeRO or FSDP")
+
+
+def gradient_sharding(args) -> str | None:
+    """What shards the gradients across processes in a ``transformers`` Trainer's arguments:
+    ``"FSDP"``, ``"DeepSpeed ZeRO-2"`` / ``"ZeRO-3"`` (each process then holds only a slice of every
+    gradient after the step), or ``None`` (DDP, ZeRO-1 or one process: full gradients everywhere).
+    A DeepSpeed stage of ``"auto"`` counts as sharded: it may resolve to 2 or 3."""
+    if getattr(args, "fsdp", None):  # a non-empty list or string of FSDP options turns it on
+        return "FSDP"
+    config = getattr(args, "deepspeed", None)
+    if not config:
+        return None
+    if isinstance(config, (str, os.PathLike)):
+        try:
+            with open(config) as f:
+                config = json.load(f)
+        except (OSError, ValueError):
+            return "DeepSpeed (its config could not be read, so its ZeRO stage is unknown)"
+    stage = (config.get("zero_optimization") or {}).get("stage", 0) if isinstance(config, dict) else 0
+    return f"DeepSpeed ZeRO-{stage}" if stage in (2, 3) else "DeepSpeed ZeRO (stage auto)" if stage == "auto" else None

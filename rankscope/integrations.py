@@ -31,8 +31,7 @@ away at the end), and the learning-rate scheduler steps after the hook rather th
 ``proxy-dynamic`` scores on K batches of the training set you pass to ``prepare`` (with your
 collator); it runs in one process. Under ``torchrun`` / ``accelerate launch`` (the Trainer's DDP)
 every decision is made on rank 0 and broadcast (:mod:`rankscope.distributed`), so all replicas
-keep the same masks.
-
+keep the same masks; DeepSpeed ZeRO-2/3 and FSDP, which shard the gradients, are refused.
 **The scoring loss** (``RankscopeCallback.objective``) is picked from the model in ``prepare``,
 so the proxies score what the Trainer minimises:
 
@@ -47,6 +46,12 @@ so the proxies score what the Trainer minimises:
 
 ``objective=`` overrides the choice: any object with ``forward(model, batch) -> (loss, preds,
 targets)``, ``metrics(preds, targets)``, ``primary`` and ``greater_is_better``.
+
+**Bigger bases** (:mod:`rankscope.models.memory`). On a base you loaded in bfloat16, the adapters
+are float32 and ``prepare`` makes a half-precision task head float32, so the Trainer updates
+float32 only. ``prepare(..., gradient_checkpointing=True)`` or ``TrainingArguments(
+gradient_checkpointing=True)`` with ``use_reentrant`` False (transformers 5's default) checkpoint
+the blocks; the reentrant form gives adapters no gradient and is refused at ``on_train_begin``.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from __future__ import annotations
 import logging
 from types import SimpleNamespace
 
+import torch
 from transformers import TrainerCallback
 
 from rankscope import distributed
@@ -65,6 +71,7 @@ from rankscope.errors import InputError, TrainingError
 from rankscope.harness.hooks import TrainState
 from rankscope.harness.objectives import CausalLM
 from rankscope.models.loading import head_modules
+from rankscope.models.memory import enable_checkpointing, keep_head_float32, reentrant_checkpointing
 
 log = logging.getLogger(__name__)
 SUPPORTED = ("salient", "adalora", "proxy-dynamic")
@@ -204,10 +211,13 @@ class RankscopeCallback(TrainerCallback):
         self.total_steps = 0
 
     # ------------------------------------------------------------------------------ set-up
-    def prepare(self, model, total_steps: int, *, train_dataset=None, data_collator=None, batch_size: int = 8):
+    def prepare(self, model, total_steps: int, *, train_dataset=None, data_collator=None, batch_size: int = 8,
+                gradient_checkpointing: bool = False):
         """Attach the allocator's supernet to ``model`` (call before building the Trainer, so
         its optimizer sees the adapters); ``total_steps`` = the optimizer steps the Trainer will
-        run (``args.max_steps``, or epochs × steps per epoch). Returns ``model``.
+        run (``args.max_steps``, or epochs × steps per epoch). Returns ``model``. On a
+        half-precision model the task head becomes float32; ``gradient_checkpointing`` turns
+        on non-reentrant checkpointing (module docstring, "Bigger bases").
 
         ``proxy-dynamic`` also scores the edges on K batches of ``batch_size`` drawn (seeded)
         from ``train_dataset`` and batched by ``data_collator`` (the ones you give the Trainer)."""
@@ -230,8 +240,12 @@ class RankscopeCallback(TrainerCallback):
         self.hook = self.plan.hook
         self.handle = attach(model, space, self.plan.allocation, seed=self.seed, alpha=self.alpha,
                              scaling=self.scaling)
+        if next(model.parameters()).dtype in (torch.bfloat16, torch.float16):
+            keep_head_float32(model)  # the Trainer's AdamW updates a float32 head, as the adapters
         for child in head_modules(model).values():  # the task head trains (a causal LM has none)
             child.requires_grad_(True)
+        if gradient_checkpointing:
+            enable_checkpointing(model)
         if self.handle.form == "svd" and self.orth_reg > 0:
             model.register_forward_hook(self._add_orth_penalty)
         return model
@@ -250,6 +264,11 @@ class RankscopeCallback(TrainerCallback):
         if state.max_steps != self.total_steps:
             raise InputError(f"the Trainer will run {state.max_steps} optimizer steps but the callback was "
                              f"prepared for {self.total_steps}: pass total_steps={state.max_steps} to prepare()")
+        distributed.refuse_gradient_sharding(args, self.allocator.name)  # DeepSpeed ZeRO-2/3, FSDP
+        if reentrant_checkpointing(model):
+            raise InputError("the model checkpoints its blocks with use_reentrant=True, which gives adapters in a "
+                             "frozen base no gradient: pass TrainingArguments(gradient_checkpointing_kwargs="
+                             "{'use_reentrant': False}), or prepare(..., gradient_checkpointing=True)")
         if self.allocator.name == "proxy-dynamic" and distributed.active():
             raise InputError("proxy-dynamic scores with extra backward passes, which DDP's gradient hooks do not "
                              "allow inside the Trainer: run it in one process, or use `torchrun -m rankscope.cli "

@@ -211,6 +211,14 @@ def causal_default_lr(results: Path) -> str:
                      + ["", f"Shipped causal default: lr {shipped:g}."])
 
 
+def memory(results: Path) -> str:
+    """Peak memory of a SmolLM2 training step per base dtype, with and without gradient
+    checkpointing (``python -m benchmarks.memory``)."""
+    from benchmarks.memory.table import render
+
+    return render(read_rows(results / "memory.jsonl"))
+
+
 #: ``<!-- generated: KEY -->`` → the function writing that part
 PARTS = {"protocol-full": protocol_full, "protocol-pilot": protocol_pilot, "protocol-quick": protocol_quick, "protocol-full-cells": protocol_full_cells,
          "protocol-rslora": protocol_rslora,
@@ -218,4 +226,5 @@ PARTS = {"protocol-full": protocol_full, "protocol-pilot": protocol_pilot, "prot
          "planted-diagnosis-cells": planted_diagnosis_cells, "rank-lr": rank_lr,
          "svd-form-pruning": svd_form_pruning, "planted-scaling": planted_scaling, "causal-rule": causal_rule,
          "causal-default-lr": causal_default_lr,
-         "planted-forward-selection": planted_forward_selection, "planted-greedy-cost": planted_greedy_cost}
+         "planted-forward-selection": planted_forward_selection, "planted-greedy-cost": planted_greedy_cost,
+         "memory": memory}

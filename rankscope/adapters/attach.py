@@ -41,7 +41,8 @@ def attach(model, space, allocation: Allocation, form: str | None = None, *,
     (HeteroLoRA), SVD form 32 (SalientLoRA). ``scaling`` is the LoRA form's rule: ``"rslora"``
     (α/√r, PEFT's ``use_rslora``; rank stable) or ``"lora"`` (α/r, PEFT's default); the SVD form
     always scales by α/r₀ (docs/architecture.md, "Rank-stable scaling"). Adapter init draws from ``torch.Generator(seed)``,
-    so it does not depend on (or disturb) the global RNG. With ``freeze_base`` every parameter
+    so it does not depend on (or disturb) the global RNG. Adapters are float32 on a
+    half-precision base (at least float32, on the device of the model's first parameter). With ``freeze_base`` every parameter
     of the model is frozen; the harness unfreezes the task head.
     """
     form = form or allocation.form
@@ -69,7 +70,10 @@ def attach(model, space, allocation: Allocation, form: str | None = None, *,
         r = allocation.ranks.get(e.id, 0)
         if r > 0:
             adapters[e.id] = cls(e.d_in, e.d_out, r, alphas[e.kind], generator=gen, **rule)
-    adapters.to(device=param.device, dtype=param.dtype if param.is_floating_point() else None)
+    # adapters train in float32 on a bfloat16/float16 base (rankscope.models.memory); a float64
+    # base keeps float64 adapters. The runtime casts what they read up and what they add back down.
+    dtype = torch.promote_types(param.dtype, torch.float32) if param.is_floating_point() else None
+    adapters.to(device=param.device, dtype=dtype)
     frozen = {}
     if freeze_base:
         for p in model.parameters():

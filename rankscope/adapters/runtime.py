@@ -15,7 +15,10 @@ cache: the same arithmetic with half the hooks, which is what keeps token-by-tok
 close to PEFT's cost (``python -m benchmarks.causal``, speed table).
 At a site that is both a target and a source, deltas are added first and the source reads the
 adapted tensor (a shortcut from "the FFN input" sees the adapted FFN input). ``U_s`` waits in a
-per-forward cache until its targets run; a hook on the whole model clears it afterwards.
+per-forward cache until its targets run; a hook on the whole model clears it when the next forward
+starts (or right after a forward that builds no graph). Under gradient checkpointing the backward
+pass replays blocks and reads the cache again, so a training forward must be followed by its
+backward before the next forward (as every training loop does).
 
 The runtime only reads ``down``, ``gate()`` and ``up`` of each adapter
 (:class:`~rankscope.adapters.LowRankAdapter`), so the LoRA and SVD forms share it.
@@ -28,6 +31,7 @@ from collections import defaultdict
 import torch
 from torch import nn
 
+from rankscope.adapters.mixed import project
 from rankscope.space.edge import parse_site
 from rankscope.space.trace import first_tensor, output_tensor, register_site_hooks
 
@@ -92,7 +96,16 @@ class SiteHooks:
             self._hooks.append(modules[path].register_forward_hook(self._make_fused_hook(path, eid), with_kwargs=True))
         sites = [s for s in list(self._src) + list(self._dst) if parse_site(s)[0] not in fused]
         self._hooks += register_site_hooks(self.model, sites, self._make_pre_hook, self._make_post_hook)
-        self._hooks.append(self.model.register_forward_hook(lambda *a: self._cache.clear()))
+        self._hooks.append(self.model.register_forward_pre_hook(lambda *a: self._cache.clear()))
+        self._hooks.append(self.model.register_forward_hook(self._after_forward))
+
+    def _after_forward(self, module, args, output):
+        """Drop the per-forward cache, unless a backward pass may still replay blocks: under
+        gradient checkpointing it recomputes each block, and a shortcut edge in block ℓ then reads
+        ``U_s`` cached by the forward (from block ℓ's input, or block ℓ−1's FFN input), so a
+        training forward's cache lives until the next forward starts."""
+        if not (module.training and torch.is_grad_enabled()):
+            self._cache.clear()
 
     def _fused_module_edges(self) -> dict[str, str]:
         """``{module path: edge id}`` of the module edges that are alone at both of their sites."""
@@ -115,7 +128,7 @@ class SiteHooks:
             if self.dropout is not None:
                 x = self.dropout(x)
             down = a.down
-            u = nn.functional.linear(x.to(down.dtype), down) * a.gate()
+            u = project(x, down) * a.gate()  # float32 adapters on a bfloat16 base: rankscope.adapters.mixed
             y = y + nn.functional.linear(u, a.up).to(y.dtype)
             if self.observer is not None:
                 self.observer.on_output(dst, y)
@@ -136,7 +149,7 @@ class SiteHooks:
             self.observer.on_input(site, x)
         if self.dropout is not None:
             x = self.dropout(x)
-        self._cache[site] = (x.to(down.dtype) @ down.T) * gate  # U_s: [..., Σ ranks]
+        self._cache[site] = project(x, down) * gate  # U_s: [..., Σ ranks], in the adapters' dtype
 
     def _delta(self, site, y):
         ids = self._dst[site]

@@ -17,6 +17,10 @@ Declared capabilities (class attributes), read by the run, never discovered with
 
 * ``options_class``: the :class:`~.options.AllocatorOptions` dataclass ``__init__`` builds from
   keyword options (a mistake is an :class:`~rankscope.errors.InputError`);
+* ``before_training``: true when its plan is the allocation to train, with no step hook (so
+  ``rankscope plan`` can hand it to another trainer); false for in-training allocators, whose
+  ranks come from the training itself; ``None`` (the default, undeclared): ``plan`` finds out
+  after proposing;
 * ``persistent``: keeps state in the run directory, so re-running the command resumes it;
 * ``runs_trials``: implements :meth:`Allocator.run_trials` (and may start worker processes through
   ``ctx.launcher``);
@@ -45,6 +49,7 @@ ALLOCATORS = Registry("rankscope.allocators", "allocator")
 class Allocator(ABC):
     name: ClassVar[str] = ""
     options_class: ClassVar[type[AllocatorOptions]] = AllocatorOptions
+    before_training: ClassVar[bool | None] = None
     persistent: ClassVar[bool] = False
     runs_trials: ClassVar[bool] = False
     report_section: ClassVar[ReportSection] = ReportSection()

@@ -30,6 +30,7 @@ def uniform_allocation(space, budget, form: str = "lora"):
 
 class UniformAllocator(Allocator):
     name = "uniform"
+    before_training = True
 
     def propose(self, ctx: AllocationContext) -> Plan:
         return Plan(uniform_allocation(ctx.space, ctx.budget))

@@ -1,7 +1,8 @@
 """The ``rankscope`` command line (typer). User mistakes exit with code 2 and a one-paragraph
 message, failures with code 1; nothing prints a traceback for bad input.
 
-Commands: ``search`` (:mod:`.search`: flags built from the one config dataclass), ``ls``,
+Commands: ``search`` (:mod:`.search`: flags built from the one config dataclass), ``plan``
+(:mod:`.plan`: the same flags, no training), ``ls``,
 ``show``, ``report``, ``show-space`` (:mod:`.browse`), ``export`` (:mod:`.export_cmd`) and ``compare`` (:mod:`.compare_cmd`).
 """
 
@@ -12,7 +13,7 @@ import sys
 
 import typer
 
-from rankscope.cli import browse, compare_cmd, export_cmd, search  # noqa: F401  (registers the commands on ``app``)
+from rankscope.cli import browse, compare_cmd, export_cmd, plan, search  # noqa: F401  (registers the commands on ``app``)
 from rankscope.cli.app import app
 from rankscope.cli.browse import names_for
 from rankscope.errors import InputError, RankscopeError

@@ -96,17 +96,21 @@ def _flag_type(annotation):
     return Optional[list[str]] if base is list else Optional[base]
 
 
-def _signature() -> tuple[inspect.Signature, dict]:
+def _signature(exclude: tuple = ()) -> tuple[inspect.Signature, dict]:
+    """The command's parameters: the config's flags, the option shortcuts and the run flags,
+    less ``exclude`` (``plan`` has no baseline and no trials-only worker)."""
     hints = typing.get_type_hints(SearchConfig)
     params, annotations = [], {}
     for f in fields(SearchConfig):
-        if f.metadata.get("flag"):
+        if f.metadata.get("flag") and f.name not in exclude:
             annotations[f.name] = _flag_type(hints[f.name])
             params.append((f.name, _option(f.name, SearchConfig.help_text(f.name))))
     for name, (kind, help_text) in OPTION_FLAGS.items():
         annotations[name] = Optional[kind]
         params.append((name, _option(name, help_text)))
     for name, option in RUN_FLAGS.items():
+        if name in exclude:
+            continue
         annotations[name] = RUN_TYPES[name]
         params.append((name, option))
     sig = inspect.Signature([inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=annotations[n])
@@ -129,10 +133,10 @@ def _parse_option(text: str):
 def resolve(flags: dict) -> SearchConfig:
     """The run's settings: defaults < ``--config`` < the flags given (``None`` = not given)."""
     base = SearchConfig.from_toml(flags["config"]) if flags["config"] else SearchConfig()
-    overrides = {f.name: flags[f.name] for f in fields(SearchConfig) if f.metadata.get("flag")}
+    overrides = {f.name: flags.get(f.name) for f in fields(SearchConfig) if f.metadata.get("flag")}
     overrides["baseline"] = overrides["baseline"] or None
     shortcuts = {k: flags[k] for k in OPTION_FLAGS if flags[k] is not None}
-    if flags["trials_only"]:
+    if flags.get("trials_only"):
         shortcuts["trials_only"] = True
     if flags["option"] or shortcuts:
         overrides["allocator_options"] = {**base.allocator_options, **shortcuts,

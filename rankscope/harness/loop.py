@@ -29,6 +29,16 @@ from rankscope.models.loading import head_modules
 log = logging.getLogger(__name__)
 
 
+#: intermediate evaluations (``--eval-every 0``) read at most this many dev rows per training row:
+#: a forward pass costs about a third of a training step's forward and backward, so they stay
+#: near a tenth of the training time
+EVAL_ROWS_PER_TRAIN_ROW = 0.3
+#: an intermediate evaluation on fewer rows than this says too little to be worth its time
+MIN_EVAL_ROWS = 32
+#: evaluations per run at most, the final one included
+MAX_EVALS = 10
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -135,20 +145,43 @@ class Harness:
             return int(self.cfg.max_steps)
         return max(1, int(round(self.cfg.epochs * self.steps_per_epoch)))
 
-    @property
-    def eval_rows(self) -> list:
-        """The dev rows of intermediate evaluations: a fixed seeded subset of ``eval_subset`` rows
-        (in dev order), or all of dev when it is 0 or at least the dev size. The last evaluation
-        of a run always uses all of dev."""
-        n, k = len(self.task.dev), self.cfg.eval_subset
+    def eval_rows(self, k: int | None = None) -> list:
+        """The dev rows of intermediate evaluations: a fixed seeded subset of ``k`` rows (default
+        ``eval_subset``; in dev order), or all of dev when it is 0 or at least the dev size. The
+        last evaluation of a run always uses all of dev."""
+        n, k = len(self.task.dev), self.cfg.eval_subset if k is None else k
         if not k or k >= n:
             return self.task.dev
         keep = sorted(torch.randperm(n, generator=torch.Generator().manual_seed(104_729))[:k].tolist())
         return [self.task.dev[i] for i in keep]
 
+    def eval_schedule(self, total: int, eval_every: int | None = None) -> tuple[int, list]:
+        """``(every, rows)``: evaluate every ``every`` steps, on ``rows`` before the last step.
+
+        Given ``eval_every`` (or ``--eval-every``), that and the ``eval_subset`` rows. Otherwise
+        the evaluations are scaled to the run: the intermediate ones together read at most
+        :data:`EVAL_ROWS_PER_TRAIN_ROW` dev rows per training row (``total × batch_size``), up
+        to nine of them on ``eval_subset`` rows; a run too short for one such evaluation gets one
+        on a smaller subset (at least :data:`MIN_EVAL_ROWS` rows), or none. The final evaluation
+        always reads all of dev. For 20 steps of batch 8 that is one intermediate evaluation of 48
+        rows; for GSM8K's epoch (887 steps), nine of 256 rows."""
+        every = eval_every or self.cfg.eval_every
+        if every:
+            return every, self.eval_rows()
+        rows = self.eval_rows()
+        budget = int(EVAL_ROWS_PER_TRAIN_ROW * total * self.cfg.batch_size)
+        n = min(MAX_EVALS - 1, budget // max(1, len(rows)))
+        if n == 0 and budget >= MIN_EVAL_ROWS:
+            rows, n = self.eval_rows(budget), 1
+        return max(1, -(-total // (n + 1))), rows
+
     def evaluate(self, model, rows: list | None = None) -> dict[str, float]:
-        """The objective's metrics on ``rows`` (default: all of dev)."""
+        """The objective's metrics on ``rows`` (default: all of dev). Token rows are batched in
+        order of length, so each batch pads little (the metrics are sums over rows, and do not
+        depend on the order)."""
         rows = self.task.dev if rows is None else rows
+        if rows and isinstance(rows[0], dict) and "input_ids" in rows[0]:
+            rows = sorted(rows, key=lambda r: len(r["input_ids"]))
         dev = batches(rows, self.cfg.eval_batch_size, self.task.collate, shuffle=False)
         return evaluate_batches(model, self.task.objective, dev, self.cfg.device)
 
@@ -165,8 +198,7 @@ class Harness:
         cfg, hook = self.cfg, hook or StepHook()
         seed_everything(cfg.seed)
         total = self.total_steps() if total_steps is None else total_steps
-        every = eval_every or cfg.eval_every or max(1, total // 10)
-        subset = self.eval_rows
+        every, subset = self.eval_schedule(total, eval_every)
         model.to(cfg.device).train()
         if isinstance(self.task.objective, torch.nn.Module):
             self.task.objective.to(cfg.device)

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from rankscope.errors import InputError
 from rankscope.models.cache import quiet_transformers
+from rankscope.models.heads import head_modules  # also imported from here by its callers
 from rankscope.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,21 @@ def check_decoder(name: str, config) -> None:
                          f"(model_type {kind}); decoders: {DECODERS}")
 
 
+def _dtype_kwargs(dtype) -> dict:
+    """``from_pretrained``'s dtype argument: ``dtype`` since transformers 4.56, ``torch_dtype`` before."""
+    if dtype is None:
+        return {}
+    import transformers
+    from packaging.version import Version
+
+    from rankscope.models.memory import torch_dtype
+
+    name = "dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype"
+    return {name: torch_dtype(dtype)}
+
+
 def _load_pretrained(path: str, num_labels, trust_remote_code: bool, causal_lm: bool = False,
-                     name: str | None = None, **kw):
+                     name: str | None = None, dtype=None, **kw):
     from transformers import (
         AutoConfig,
         AutoModel,
@@ -87,6 +101,7 @@ def _load_pretrained(path: str, num_labels, trust_remote_code: bool, causal_lm: 
         cfg_kw = {k: v for k, v in kw.items() if k in ("gguf_file", "revision", "cache_dir", "token")}
         check_decoder(name or path, AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code, **cfg_kw))
     tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, **kw)
+    kw = {**kw, **_dtype_kwargs(dtype)}  # the weights load in the dtype: no float32 copy first
     if causal_lm:
         with quiet_transformers():
             model = AutoModelForCausalLM.from_pretrained(path, trust_remote_code=trust_remote_code, **kw)
@@ -152,6 +167,10 @@ def _load_smollm2(num_labels=None, trust_remote_code=False, causal_lm=False, **k
     return _load_pretrained(directory, num_labels, trust_remote_code, causal_lm, "smollm2", gguf_file=gguf, **kw)
 
 
+#: the aliases whose loader reads weights in the asked dtype (no float32 copy first); any other
+#: loader's model is cast after loading (:func:`~rankscope.models.memory.cast_base`)
+LOADS_IN_DTYPE = ("minilm", "smollm2")
+
 _SMALL = dict(num_hidden_layers=2, num_attention_heads=2)
 MODELS.register("tiny-bert", _tiny("tiny-bert", "BertConfig", hidden_size=32, intermediate_size=64, **_SMALL))
 MODELS.register("tiny-llama", _tiny("tiny-llama", "LlamaConfig", hidden_size=32, intermediate_size=64,
@@ -161,28 +180,28 @@ MODELS.register("tiny-opt", _tiny("tiny-opt", "OPTConfig", hidden_size=32, ffn_d
 MODELS.register("tiny-gpt2", _tiny("tiny-gpt2", "GPT2Config", n_embd=32, n_layer=2, n_head=2))
 
 
-def head_modules(model) -> dict:
-    """The task head, ``{name: module}``: top-level ``classifier``/``score`` (and DeBERTa's
-    freshly initialised ``pooler``) of a sequence-classification model. It trains beside the
-    adapters, is saved with them, and goes to PEFT as ``modules_to_save``."""
-    deberta = getattr(getattr(model, "config", None), "model_type", None) == "deberta-v2"
-    return {name: child for name, child in model.named_children()
-            if name in ("classifier", "score") or (name == "pooler" and deberta)}
-
-
 def load_model(name: str = "minilm", num_labels: int | None = None, *, causal_lm: bool = False,
-               trust_remote_code: bool = False, **kwargs):
+               trust_remote_code: bool = False, dtype=None, **kwargs):
     """Return ``(model, tokenizer)``.
 
     ``num_labels=None`` gives the bare backbone; an int gives a sequence-classification head
     (1 = regression); ``causal_lm=True`` gives the causal LM with its output head
     (``*ForCausalLM``, logits over the vocabulary), for decoders only: an encoder raises
     :class:`InputError`. Decoder tokenizers without a pad token get ``pad = eos``.
+    ``dtype`` (``"float32"``, ``"bfloat16"``, ``"float16"`` or a ``torch.dtype``): the frozen
+    base's dtype, loaded directly in it where the loader can, with the task head kept float32
+    (:mod:`rankscope.models.memory`); ``None``: as the checkpoint stores it.
     """
     if causal_lm and num_labels is not None:
         raise InputError(f"choose one head: causal_lm=True or num_labels={num_labels}, not both")
+    if dtype is not None:
+        from rankscope.models.memory import torch_dtype
+
+        dtype = torch_dtype(dtype)  # a bad name fails before anything loads
     if name in MODELS:
         extra = {"causal_lm": True} if causal_lm else {}  # plugin loaders without the keyword still work
+        if dtype is not None and name in LOADS_IN_DTYPE:
+            extra["dtype"] = dtype
         model, tok = MODELS.get(name)(num_labels=num_labels, trust_remote_code=trust_remote_code, **extra, **kwargs)
     else:
         looks_like_path = name.startswith((".", "/", "~")) or Path(name).expanduser().exists()
@@ -190,7 +209,7 @@ def load_model(name: str = "minilm", num_labels: int | None = None, *, causal_lm
             raise InputError(f"model directory {name!r} does not exist; known aliases: {', '.join(MODELS.names())}")
         try:
             model, tok = _load_pretrained(str(Path(name).expanduser()) if looks_like_path else name,
-                                          num_labels, trust_remote_code, causal_lm, name, **kwargs)
+                                          num_labels, trust_remote_code, causal_lm, name, dtype, **kwargs)
         except InputError:
             raise
         except (OSError, ValueError) as exc:
@@ -205,4 +224,8 @@ def load_model(name: str = "minilm", num_labels: int | None = None, *, causal_lm
         tok.pad_token = tok.eos_token
     if getattr(model.config, "pad_token_id", None) is None and tok.pad_token_id is not None:
         model.config.pad_token_id = tok.pad_token_id
+    if dtype is not None:  # loaders built from a config (tiny-*), plugins: cast here; the head becomes float32
+        from rankscope.models.memory import cast_base
+
+        cast_base(model, dtype)
     return model, tok

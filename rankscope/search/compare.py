@@ -59,7 +59,9 @@ from rankscope.search.rundir import load_result
 #: (and the scaling rule: under alpha/r a mixed-rank allocation trains its larger ranks slower, so
 #: runs under different rules do not measure the allocations alone)
 SAME = ("max_steps", "epochs", "batch_size", "max_len", "max_train_samples", "max_dev_samples", "warmup_ratio",
-        "data_dir", "planted", "scaling")
+        "data_dir", "dataset", "dataset_config", "dataset_split", "dataset_dev_split", "planted", "scaling", "dtype")
+#: what a setting that a run's config.toml lacks (written before the setting existed) meant then
+ABSENT_MEANS = {"dtype": "float32"}
 
 
 #: config.toml settings of the method itself: runs of one allocator that differ in them (or in
@@ -81,7 +83,7 @@ def load_runs(run_dirs) -> list[dict]:
 def settings_of(run: dict) -> dict:
     r, c = run["result"], run["config"]
     return {"task": r.get("task"), "model": r.get("model"),
-            "budget": (r.get("budget") or {}).get("params"), **{k: c.get(k) for k in SAME}}
+            "budget": (r.get("budget") or {}).get("params"), **{k: c.get(k, ABSENT_MEANS.get(k)) for k in SAME}}
 
 
 def budget_follows_seed(runs: list[dict]) -> bool:

@@ -52,6 +52,19 @@ class SearchConfig:
     task: str = setting("planted", "Task (rankscope ls tasks); planted is the offline ground truth.")
     data_dir: str | None = setting(None, "GLUE v1 TSV directory (else $RANKSCOPE_GLUE_DIR), or a custom task's "
                                          "directory (train/dev .csv|.jsonl).")
+    # --task causal from any datasets.load_dataset source (rankscope/tasks/causal/hf_dataset.py)
+    dataset: str | None = setting(None, "--task causal rows from a .jsonl/.json, .parquet or .csv file, a directory of "
+                                        "them, or a Hugging Face hub id (instead of --data-dir).")
+    dataset_config: str | None = setting(None, "--dataset: the hub data set's configuration (e.g. main).")
+    dataset_split: str | None = setting(None, "--dataset: the training split. Default: train.")
+    dataset_dev_split: str | None = setting(None, "--dataset: the dev split. Default: the first of dev, validation, "
+                                                  "valid, val, test, else a fixed 5 % hold-out of the training split.")
+    prompt_column: str | None = setting(None, "--dataset: the prompt column. Default: prompt.")
+    response_column: str | None = setting(None, "--dataset: the response column (the targets). Default: response, "
+                                                "else completion (TRL's name).")
+    messages_column: str | None = setting(None, "--dataset: the chat column, lists of {role, content}. Default: "
+                                                "messages.")
+    text_column: str | None = setting(None, "--dataset: the plain-text column (every token a target). Default: text.")
     budget: str | None = setting(None, "Adapter parameters: 250k, 1.2M, 300000 or rN (= uniform rank N). "
                                        "Default: r2; planted: the planted parameter count.")
     budget_space: str | None = setting(None, "Count an rN budget in this space's edges while allocating in --space "
@@ -70,7 +83,8 @@ class SearchConfig:
     max_train_samples: int | None = setting(None, "Train on a seeded random subset of this many examples.")
     max_dev_samples: int | None = setting(None, "Evaluate on a fixed seeded subset of this many dev rows (the "
                                                 "same for every run and seed; every evaluation, the last included).")
-    eval_every: int = setting(0, "Evaluate on dev every N steps (0: about ten times per run).")
+    eval_every: int = setting(0, "Evaluate on dev every N steps (0: scaled to the run: the intermediate evaluations "
+                                 "read at most 0.3 dev rows per training row, ten evaluations at most).")
     eval_subset: int = setting(256, "Intermediate evaluations use a fixed seeded subset of this many dev rows "
                                     "(0: all); the final evaluation always uses all of dev.")
     exact_match: int | None = setting(None, "GSM8K: after training, decode this many test problems greedily (a "
@@ -97,6 +111,13 @@ class SearchConfig:
     baseline: list = setting(help="Also train this baseline at the same budget (uniform); repeatable.",
                              factory=list)
     device: str = setting("cpu", "cpu, cuda or cuda:N.")
+    # bigger bases (rankscope/models/memory.py): adapters, head and AdamW state stay float32 whatever
+    # the base's dtype
+    dtype: str = setting("float32", "Dtype of the frozen base: float32, bfloat16 or float16 (cuda only). "
+                                    "Adapters, the task head and optimizer state stay float32.")
+    gradient_checkpointing: bool = setting(False, "Recompute each block's activations in the backward pass "
+                                                  "instead of storing them: less memory, about one more forward "
+                                                  "pass of compute per step.")
     trust_remote_code: bool = setting(False, "Allow model code from the hub (off unless asked).")
     allocator_options: dict = setting(help="Allocator options (-o KEY=VALUE).", flag=False, factory=dict)
     planted: dict = setting(help="Planted-task options ([planted] table of a config file).", flag=False,

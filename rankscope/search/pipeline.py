@@ -63,6 +63,7 @@ def run(session: Session, allocator: Allocator, *, workdir=None, launcher: Worke
         plan = replace(plan, allocation=Allocation.from_dict(distributed.broadcast_json(plan.allocation.to_dict()),
                                                              session.space))
     allocate_s = time.perf_counter() - t_start
+    check_declared_timing(allocator, plan)
     budget = session.budget.params
     warn_if_ranks_are_handicapped(plan, cfg.scaling)
     if plan.hook is None and plan.allocation.params > budget:
@@ -72,7 +73,7 @@ def run(session: Session, allocator: Allocator, *, workdir=None, launcher: Worke
         space=cfg.space, allocator=cfg.allocator, model=cfg.model, task=cfg.task, seed=cfg.seed,
         budget=session.budget.to_dict(), allocation={}, metrics=metrics_record(objective),
         num_labels=getattr(session.model.config, "num_labels", None) if session.kind.has_label_head else None,
-        scaling=cfg.scaling or DEFAULT_SCALING,
+        scaling=cfg.scaling or DEFAULT_SCALING, dtype=cfg.dtype,
         head_params=session.head_params)
     try:
         outcome = session.train(plan.allocation, plan.hook, desc=name, save_to=save_adapters_to, score_test=True)
@@ -95,6 +96,16 @@ def run(session: Session, allocator: Allocator, *, workdir=None, launcher: Worke
                      "baselines_s": time.perf_counter() - t_base,
                      "total_s": time.perf_counter() - t_start, "peak_rss_mb": peak_rss_mb()}
     return result
+
+
+def check_declared_timing(allocator: Allocator, plan) -> None:
+    """An allocator's plan agrees with its ``before_training`` declaration, where it makes one
+    (``rankscope plan`` trusts it to refuse in-training allocators before anything loads)."""
+    if allocator.before_training is not None and allocator.before_training != (plan.hook is None):
+        declared = "before_training = True" if allocator.before_training else "before_training = False"
+        raise TrainingError(f"allocator {allocator.name!r} declares {declared} but proposed "
+                            + ("a step hook" if plan.hook is not None else "no step hook")
+                            + "; set the class attribute to match what propose() returns")
 
 
 def warn_if_ranks_are_handicapped(plan, scaling: str | None) -> bool:

@@ -4,6 +4,7 @@ Layout (docs/architecture.md, "The data flow")::
 
     schema, rankscope_version, run_name
     space, allocator, model, task, seed, status ("completed" | "failed"), failure {reason}
+    scaling, dtype                                the LoRA form's rule, the frozen base's dtype
     budget      {spec, params}
     allocation  {params, form, edges: [{id, kind, type, layer, src, dst, rank, params}]}
     num_labels, head_params                       the task head, outside the budget
@@ -63,7 +64,7 @@ _NAMES = {"str": str, "int": int, "float": (int, float), "object": dict, "list":
 SHAPE = {"space": "str", "allocator": "str", "model": "str", "task": "str", "seed": "int", "status": "str",
          "budget": "object", "allocation": "object", "metrics": "object", "baseline": "object",
          "timing": "object", "history": "list", "extras": "object", "failure": "object|None",
-         "num_labels": "int|None", "head_params": "int", "run_name": "str|None"}
+         "num_labels": "int|None", "head_params": "int", "run_name": "str|None", "dtype": "str|None"}
 NESTED = {("budget", "params"): "float", ("budget", "spec"): "str", ("allocation", "edges"): "list",
           ("allocation", "params"): "float|None", ("metrics", "primary"): "str|None",
           ("metrics", "final"): "object|None", ("metrics", "best"): "object|None",
@@ -123,6 +124,9 @@ class SearchResult:
     # the LoRA form's scaling rule: "lora" (alpha/r) or "rslora" (alpha/sqrt(r)); SVD-form
     # adapters keep their fixed alpha/r0 whatever it says
     scaling: str | None = None
+    # the frozen base's dtype (--dtype): a base rebuilt for these adapters loads in it; None in
+    # results written before the setting existed (float32)
+    dtype: str | None = None
     head_params: int = 0
     baseline: dict = field(default_factory=dict)
     timing: dict = field(default_factory=dict)

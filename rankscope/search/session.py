@@ -42,6 +42,7 @@ from rankscope.harness.hooks import StepHook
 from rankscope.harness.loop import Harness, seed_everything
 from rankscope.harness.outcome import DivergedError, TrainOutcome
 from rankscope.models.loading import head_modules
+from rankscope.models.memory import prepare_base
 from rankscope.registry import SPACES
 from rankscope.search.config import SearchConfig
 from rankscope.tasks import task_kind
@@ -60,6 +61,9 @@ class Session:
         num_labels = self.kind.num_labels(cfg)  # from the data: a missing --data-dir costs no model load
         self.model, self.tokenizer = self.kind.load_model(cfg.model, num_labels=num_labels,
                                                           trust_remote_code=cfg.trust_remote_code)
+        # --dtype and --gradient-checkpointing (rankscope.models.memory): the kind loads the base as
+        # its checkpoint stores it; cast here, before the space is traced and the task prepared on it
+        prepare_base(self.model, cfg.dtype, cfg.gradient_checkpointing)
         self.space = SPACES.get(cfg.space)(self.model, max_rank=cfg.max_rank)
         t1 = time.perf_counter()
         loaded = self.kind.prepare(cfg, self.model, self.tokenizer, self.space)

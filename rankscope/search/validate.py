@@ -23,9 +23,11 @@ from rankscope.adapters.lora import check_scaling
 from rankscope.allocation.budget import Budget
 from rankscope.allocators import ALLOCATORS, Allocator
 from rankscope.errors import InputError
+from rankscope.models.memory import check_dtype
 from rankscope.registry import SPACES
 from rankscope.search.config import SearchConfig
 from rankscope.tasks import all_presets, kinds, task_kind, task_names
+from rankscope.tasks.causal.hf_dataset import SETTINGS as DATASET_SETTINGS
 from rankscope.tasks.kind import is_number
 
 BASELINES = ("uniform",)
@@ -49,6 +51,8 @@ def _check_types(cfg: SearchConfig) -> None:
         raise InputError(f"--data-dir must be a directory path, got {cfg.data_dir!r}")
     if not isinstance(cfg.trust_remote_code, bool):
         raise InputError(f"trust_remote_code must be true or false, got {cfg.trust_remote_code!r}")
+    if not isinstance(cfg.gradient_checkpointing, bool):
+        raise InputError(f"gradient_checkpointing must be true or false, got {cfg.gradient_checkpointing!r}")
     if not isinstance(cfg.baseline, list) or not all(isinstance(b, str) for b in cfg.baseline):
         raise InputError(f"baseline must be a list of names, e.g. baseline = [\"uniform\"] (--baseline uniform), "
                          f"got {cfg.baseline!r}")
@@ -91,7 +95,7 @@ def _ranges(cfg: SearchConfig) -> list[tuple[str, object, type, object, str]]:
         ("--max-len", cfg.max_len, int, lambda v: v >= 8, "an integer of at least 8"),
         ("--max-train-samples", cfg.max_train_samples, int, positive, "a positive integer"),
         ("--max-dev-samples", cfg.max_dev_samples, int, positive, "a positive integer"),
-        ("--eval-every", cfg.eval_every, int, lambda v: v >= 0, "an integer >= 0 (0: ten times per run)"),
+        ("--eval-every", cfg.eval_every, int, lambda v: v >= 0, "an integer >= 0 (0: scaled to the run)"),
         ("--eval-subset", cfg.eval_subset, int, lambda v: v >= 0, "an integer >= 0 (0: all of dev)"),
         ("--warmup-ratio", cfg.warmup_ratio, float, lambda v: 0 <= v < 1, "in [0, 1)"),
         ("--weight-decay", cfg.weight_decay, float, lambda v: v >= 0, ">= 0"),
@@ -141,12 +145,18 @@ def check_settings(cfg: SearchConfig) -> None:
     if cfg.preset is not None and cfg.preset not in all_presets():
         raise InputError(f"unknown preset {cfg.preset!r}; valid: {', '.join(all_presets())}")
     kind = task_kind(cfg.task)  # an unknown task is an InputError naming the valid ones
+    readers = [name for k in kinds() for name in k.dataset_tasks]
+    given = [key for key in DATASET_SETTINGS if getattr(cfg, key) is not None]
+    if given and cfg.task not in readers:  # --dataset and its column flags: only where a kind reads them
+        raise InputError(f"--{given[0].replace('_', '-')} applies to --task {', '.join(readers)} only (rows from a "
+                         f"datasets source), not {cfg.task!r}")
     bad = [b for b in cfg.baseline if b not in BASELINES]
     if bad:
         raise InputError(f"unknown baseline {bad[0]!r}; available: {', '.join(BASELINES)}")
     if cfg.scaling is not None:
         check_scaling(cfg.scaling)
     check_device(cfg.device)
+    check_dtype(cfg.dtype, cfg.device)
     kind.check(cfg)
 
 

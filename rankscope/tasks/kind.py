@@ -90,6 +90,8 @@ class TaskKind:
     presets: dict = {}
     #: budget words besides the sizes (``--budget planted``)
     named_budgets: tuple = ()
+    #: the tasks of this kind that read ``--dataset`` (a ``datasets.load_dataset`` source)
+    dataset_tasks: tuple = ()
     #: whether the trained model keeps a classification/regression head (``result.num_labels``)
     has_label_head: bool = False
     #: whether every run trains the uniform baseline (else only with ``--baseline uniform``)

@@ -9,7 +9,7 @@ from benchmarks.docs.cli import main, pages, render_page
 
 RESULTS = REPO / "benchmarks" / "results"
 OUT = REPO / "docs" / "results"
-PAGES = ("glue-protocol.md", "planted.md", "decoders.md", "rank-stability.md")
+PAGES = ("glue-protocol.md", "planted.md", "decoders.md", "rank-stability.md", "memory.md")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 

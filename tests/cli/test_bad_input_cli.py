@@ -61,6 +61,7 @@ def causal(row: str) -> dict:
     return {"d/train.jsonl": row + "\n", "d/dev.jsonl": row + "\n"}
 
 
+QA = {"qa.jsonl": '{"q": "2+2?", "answer": "4"}\n' * 4}  # columns that fit no row format by name
 GSM8K_ROW = '{"question": "What is 2+2?", "answer": "2+2=4\\n#### 4"}\n'
 GSM8K_FILES = {"g/train.jsonl": GSM8K_ROW * 4, "g/test.jsonl": GSM8K_ROW * 2}
 
@@ -295,12 +296,27 @@ CASES = [
     Case("export --merged under a file", "export {run} --merged {in}/notes.txt/m",
          "--merged {in}/notes.txt/m lies under {in}/notes.txt, which is a file", files=NOTES),
     Case("export --peft and --merged into one directory", "export {run} --peft {in}/out --merged {in}/out",
-         "--peft {in}/out and --merged {in}/out overlap; give two separate directories"),
+         "--peft {in}/out and --merged {in}/out overlap; give separate directories"),
+    Case("export --peft-config of an allocation with shortcuts", "export {run} --peft-config {in}/cfg",
+         "the allocation gives rank to"),
     Case("export --merged of an allocation with shortcuts", "export {run} --merged {in}/out/merged",
          "A shortcut reads one point of the network and writes into another, and that is not a weight delta on "
          "one module"),
     Case("export --peft and --merged of an allocation with shortcuts",
          "export {run} --peft {in}/out/peft --merged {in}/out/merged", "so plain PEFT cannot hold them"),
+    # ------------------------------------------------------------------ bigger bases
+    Case("unknown --dtype", f"{C} --dtype float8", "--dtype must be one of float32, bfloat16, float16, got 'float8'"),
+    Case("--dtype float16 on CPU", f"{C} --dtype float16", "--dtype float16 runs on cuda only", no_cuda=True),
+    # ------------------------------------------------------------------ plan
+    Case("plan with an in-training allocator", "plan --config {cfg} --allocator salient --out {in}/p",
+         "allocator 'salient' allocates during training (its ranks come from the training itself), so there is "
+         "nothing to plan before training"),
+    Case("plan --out under a directory that refuses writes", "plan --config {cfg} --out /proc/x/p",
+         "--out /proc/x/p: cannot write under /proc"),
+    Case("plan --out onto a file", "plan --config {cfg} --out {in}/notes.txt", "--out {in}/notes.txt exists and is not a directory",
+         files=NOTES),
+    Case("plan with --baseline (it trains nothing)", "plan --config {cfg} --baseline uniform --out {in}/p",
+         "No such option: --baseline"),
     # ------------------------------------------------------------------ decoder tasks (causal LM)
     Case("causal: a row in none of the three formats", f"{L} --data-dir {{in}}/d",
          "{in}/d/train.jsonl:1: a row with the keys ['answer', 'question'] is in none of the three row formats", files=causal('{"question": "2+2?", "answer": "4"}')),
@@ -318,6 +334,22 @@ CASES = [
     Case("causal: no --data-dir", L, "--task causal needs --data-dir DIR"),
     Case("causal task on an encoder", f"{L} --model tiny-bert --data-dir {{in}}/d", "needs a decoder model",
          files=causal('{"prompt": "a", "response": "b"}')),
+    Case("causal: --dataset file missing", f"{L} --dataset {{in}}/rows.jsonl",
+         "--dataset {in}/rows.jsonl: no such file or directory"),
+    Case("causal: --dataset without the named column", f"{L} --dataset {{in}}/qa.jsonl --prompt-column question",
+         "--dataset {in}/qa.jsonl has no column 'question' (--prompt-column); its columns: q, answer", files=QA),
+    Case("causal: --dataset whose columns fit no row format", f"{L} --dataset {{in}}/qa.jsonl",
+         "--dataset {in}/qa.jsonl: none of the row formats fits its columns (columns: q, answer)", files=QA),
+    Case("causal: --dataset hub id unreachable", f"{L} --dataset no-such-owner/no-such-data",
+         "could not load --dataset from the Hugging Face hub id 'no-such-owner/no-such-data'",
+         env={"HF_DATASETS_OFFLINE": "1"}),
+    Case("causal: --dataset and --data-dir", f"{L} --dataset {{in}}/qa.jsonl --data-dir {{in}}/d",
+         "--dataset and --data-dir are two sources of --task causal rows; give one",
+         files={**QA, **causal('{"prompt": "a", "response": "b"}')}),
+    Case("causal: a column flag without --dataset", f"{L} --data-dir {{in}}/d --text-column body",
+         "--text-column describes a --dataset source", files=causal('{"text": "a"}')),
+    Case("--dataset on a GLUE task", f"{S} --task mrpc --dataset rows.jsonl",
+         "--dataset applies to --task causal only (rows from a datasets source), not 'mrpc'"),
     Case("gsm8k: a missing data directory", "search --model tiny-llama --task gsm8k --data-dir {in}/nope",
          "GSM8K data not found: {in}/nope (from --data-dir) does not exist. Pass --data-dir DIR"),
     Case("gsm8k: exact-match subset larger than the test file",

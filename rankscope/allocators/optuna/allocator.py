@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 class OptunaAllocator(Allocator):
     name = "optuna"
+    before_training = True
     report_section = StudySection()
     options_class = OptunaOptions
     persistent = True

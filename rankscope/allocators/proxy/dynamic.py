@@ -44,6 +44,7 @@ from rankscope.harness.hooks import StepHook
 
 class ProxyDynamicAllocator(Allocator):
     name = "proxy-dynamic"
+    before_training = False  # its ranks come from the training (a step hook)
     report_section = ProxySection()
 
     options_class = ProxyOptions

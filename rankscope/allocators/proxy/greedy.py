@@ -75,6 +75,7 @@ class ScoreChosen(ScoreAtEnd):
 
 class ProxyGreedyAllocator(Allocator):
     name = "proxy-greedy"
+    before_training = True
     report_section = ProxySection()
 
     options_class = GreedyOptions

@@ -50,6 +50,7 @@ from rankscope.harness.hooks import StepHook
 
 class ProxyGrowAllocator(Allocator):
     name = "proxy-grow"
+    before_training = False  # its ranks come from the training (a step hook)
     report_section = ProxySection()
 
     options_class = GrowOptions

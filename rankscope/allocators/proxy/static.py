@@ -32,6 +32,7 @@ from rankscope.errors import InputError
 
 class ProxyStaticAllocator(Allocator):
     name = "proxy-static"
+    before_training = True
     report_section = ProxySection()
 
     options_class = ProxyOptions

@@ -42,6 +42,7 @@ from rankscope.salience import require_pruning
 
 class SparseAllocator(Allocator):
     name = "sparse"
+    before_training = False  # its ranks come from the training (a step hook)
     report_section = PruningSection()
 
     options_class = SparseOptions

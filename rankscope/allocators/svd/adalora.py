@@ -47,6 +47,7 @@ from rankscope.harness.hooks import StepHook
 
 class AdaLoRAAllocator(Allocator):
     name = "adalora"
+    before_training = False  # its ranks come from the training (a step hook)
     report_section = PruningSection()
     form = "svd"
 

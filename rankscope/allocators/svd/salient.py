@@ -44,6 +44,7 @@ from rankscope.salience import WindowSchedule, salience_scores
 
 class SalientAllocator(Allocator):
     name = "salient"
+    before_training = False  # its ranks come from the training (a step hook)
     report_section = PruningSection()
     form = "svd"
 

@@ -4,7 +4,9 @@ Two tasks give rows, :class:`~rankscope.tasks.causal.rows.CausalRow` s:
 
 * ``--task gsm8k``: :func:`~rankscope.tasks.causal.gsm8k.load_gsm8k` (splits ``train``/``dev``/``test``);
 * ``--task causal --data-dir DIR``: :func:`~rankscope.tasks.causal.rows.load_causal` (``train``/
-  ``dev``), in the ``prompt_response``, ``messages`` or ``text`` format.
+  ``dev``), in the ``prompt_response``, ``messages`` or ``text`` format;
+* ``--task causal --dataset NAME_OR_PATH``: the same rows from any ``datasets`` source
+  (:func:`~rankscope.tasks.causal.hf_dataset.load_dataset_rows`).
 
 **Masking.** :func:`tokenize_causal` turns each row into ``input_ids``, ``attention_mask`` and
 ``labels``, with ``labels = -100`` (ignored by the loss) wherever the token is not a target::

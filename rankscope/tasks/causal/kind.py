@@ -1,5 +1,6 @@
 """The causal-LM kind: decoders trained on next-token loss over response tokens (``gsm8k``,
-and ``causal`` for prompt/response, chat or text JSONL), scored by dev NLL per target token
+and ``causal`` for prompt/response, chat or text rows from ``--data-dir`` JSONL or any
+``--dataset`` that ``datasets.load_dataset`` reads), scored by dev NLL per target token
 and, for GSM8K, by exact match on test problems after training
 (:class:`~rankscope.tasks.kind.TaskKind`).
 
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from rankscope.adapters.lora import DEFAULT_SCALING
 from rankscope.errors import InputError
 from rankscope.tasks.causal.features import CAUSAL_TASKS
+from rankscope.tasks.causal.hf_dataset import DatasetSource, check_settings, load_dataset_rows
 from rankscope.tasks.kind import (
     LoadedTask,
     TaskKind,
@@ -31,6 +33,12 @@ log = logging.getLogger(__name__)
 CAUSAL, GSM8K = CAUSAL_TASKS  # the task names the rows and features know
 
 
+#: GSM8K test problems decoded after training on CPU: greedy decoding of up to 256 tokens costs
+#: about as much as the training of a 20-step run for 32 problems, so 16 keeps evaluation and
+#: decoding of such a run within a third of its time (docs/guide/tasks.md, "Decoder tasks": evaluation cost)
+CPU_EXACT_MATCH = 16
+
+
 class CausalKind(TaskKind):
     name = "causal"
     # one epoch, short batches of long rows (GSM8K needs 512 tokens); evaluation batches of 8:
@@ -39,6 +47,7 @@ class CausalKind(TaskKind):
     # "The defaults under α/√r"); a much longer run may want less
     defaults = {"epochs": 1.0, "lr": 2e-3, "batch_size": 8, "eval_batch_size": 8, "max_len": 512,
                 "scaling": DEFAULT_SCALING}
+    dataset_tasks = (CAUSAL,)  # --dataset: rows from any datasets.load_dataset source
 
     def owns(self, task: str) -> bool:
         return task in CAUSAL_TASKS
@@ -49,12 +58,15 @@ class CausalKind(TaskKind):
     def resolve(self, settings: dict) -> None:
         # decoding is the cost: a subset of GSM8K's test problems on CPU, all of them on a GPU
         if settings.get("exact_match") is None and settings["task"] == GSM8K:
-            settings["exact_match"] = 32 if settings["device"] == "cpu" else -1
+            settings["exact_match"] = CPU_EXACT_MATCH if settings["device"] == "cpu" else -1
 
     def check(self, cfg: SearchConfig) -> None:
-        if cfg.task == CAUSAL and not cfg.data_dir:
-            raise InputError("--task causal needs --data-dir DIR holding train.jsonl and dev.jsonl (rows of "
-                             '{"prompt", "response"}, {"messages": [...]} or {"text"})')
+        if cfg.task == CAUSAL:
+            check_settings(cfg)  # --dataset and its flags; not with --data-dir
+            if not cfg.data_dir and not cfg.dataset:
+                raise InputError("--task causal needs --data-dir DIR holding train.jsonl and dev.jsonl (rows of "
+                                 '{"prompt", "response"}, {"messages": [...]} or {"text"}), or --dataset '
+                                 "NAME_OR_PATH (a .jsonl, .parquet or .csv file, a directory, or a hub id)")
         refuse_preset(cfg)  # first: a preset fills [planted] options of its own
         refuse_planted_options(cfg)
         if cfg.task != GSM8K:
@@ -83,9 +95,13 @@ class CausalKind(TaskKind):
             tokenize_causal,
         )
 
+        if cfg.dataset:  # one load gives both splits (the dev split may be held out of train)
+            splits = load_dataset_rows(DatasetSource.from_config(cfg))
+        else:
+            splits = {split: load_causal_rows(cfg.task, split, data_dir=cfg.data_dir, seed=cfg.seed)
+                      for split in ("train", "dev")}
         data = {}
-        for split in ("train", "dev"):
-            rows = load_causal_rows(cfg.task, split, data_dir=cfg.data_dir, seed=cfg.seed)
+        for split, rows in splits.items():
             if split == "train" and cfg.max_train_samples and cfg.max_train_samples < len(rows):
                 keep = np.sort(np.random.default_rng(cfg.seed).choice(len(rows), cfg.max_train_samples, replace=False))
                 rows = [rows[i] for i in keep]

@@ -126,6 +126,7 @@ def plant_weights(model, handle, planted: Allocation, calib_inputs: dict, scale:
     streams = stream_sites(model, space, handle.adapters) if prenorm else {}
     sites = {s for i in handle.adapters for s in (space.edge(i).src, space.edge(i).dst)}
     acts = capture_sites(model, sites | {s for s in streams.values() if s}, calib_inputs)
+    acts = {k: v.float() for k, v in acts.items()}  # a bfloat16 base (--dtype): plants are set in float32
     mask = calib_inputs["attention_mask"]
     rms = (lambda t: robust_rms(t, mask)) if prenorm else (lambda t: t.pow(2).mean().sqrt())
     with torch.no_grad():
@@ -144,7 +145,7 @@ def block_features(model, batch, pooled: bool, normalise: bool = False) -> torch
     RMS first (pre-LN streams as a norm reads them, :mod:`.stream`)."""
     inputs = {k: batch[k] for k in ("input_ids", "inputs_embeds") if k in batch}  # SynFlow feeds embeddings
     out = model(**inputs, attention_mask=batch["attention_mask"], output_hidden_states=True)
-    hs = torch.stack(out.hidden_states[1:], -2)  # drop the embeddings: [b, t, L, d]
+    hs = torch.stack(out.hidden_states[1:], -2).float()  # drop the embeddings: [b, t, L, d]; float32 targets
     hs = rms_normalise(hs) if normalise else hs
     return _token_mean(hs, batch["attention_mask"]) if pooled else hs
 
