@@ -24,7 +24,10 @@ True
 
 ``handle.compact()`` slices masked ranks away, ``handle.merge()`` folds module edges into their
 weights (shortcuts stay), and ``rs.allocation_from_peft(dir_or_config, space)`` reads a PEFT
-adapter's ranks. A whole search is :func:`rankscope.search.pipeline.run_search`.
+adapter's ranks, and ``rs.planned_lora_config(alloc, model)`` is the PEFT ``LoraConfig`` that
+trains an allocation in PEFT, TRL or axolotl (:mod:`rankscope.checkpoints.peft_config`). A whole
+search is :func:`rankscope.search.pipeline.run_search`; a whole plan (allocate, train nothing) is
+:func:`rankscope.search.planning.make_plan`.
 
 Bigger bases: ``rs.load_model(name, dtype="bfloat16")`` loads the frozen base in bfloat16 (the
 task head stays float32, adapters attach in float32), and ``rs.prepare_base(model, dtype,
@@ -40,6 +43,7 @@ from rankscope.allocation.allocation import Allocation
 from rankscope.allocation.budget import Budget
 from rankscope.allocation.projection import project_to_budget
 from rankscope.checkpoints.native import load_adapters, save_adapters
+from rankscope.checkpoints.peft_config import planned_lora_config
 from rankscope.checkpoints.peft_export import export_peft
 from rankscope.checkpoints.peft_import import allocation_from_peft
 from rankscope.errors import (
@@ -80,7 +84,7 @@ __all__ = [
     "Family", "InputError", "LoRAAdapter", "LowRankAdapter", "MODELS", "RankscopeError",
     "Registry", "SPACES", "SVDAdapter", "SearchSpace", "SiteMap", "SpaceBuilder", "SpaceError",
     "TrainingError", "UnsupportedModelError", "allocation_from_peft", "attach", "build_space",
-    "edge_cost", "export_peft", "load_adapters", "load_model", "parse_site", "prepare_base",
+    "edge_cost", "export_peft", "load_adapters", "load_model", "parse_site", "planned_lora_config", "prepare_base",
     "project_to_budget", "rank_unit_cost", "register_family", "register_space", "save_adapters",
     "site", "site_map", "supported_model_types", "__version__",
 ]

@@ -219,6 +219,19 @@ def memory(results: Path) -> str:
     return render(read_rows(results / "memory.jsonl"))
 
 
+def decoder_pilot(results: Path) -> str:
+    """The decoder's noise pilot: paired std and the seeds 80 % power needs at 0.01 nats
+    (``python -m benchmarks.protocol.pilot benchmarks/results/pilot-gsm8k.jsonl``)."""
+    from benchmarks.protocol.pilot import markdown, pilot
+    from benchmarks.protocol.sweep import SELECTION
+
+    rows = read_rows(results / "pilot-gsm8k.jsonl")
+    if not rows:
+        return "No cell has finished yet."
+    settings = rows[-1]["settings"]
+    return markdown(pilot(CellFile(results / "pilot-gsm8k.jsonl", settings, selection=SELECTION), settings))
+
+
 #: ``<!-- generated: KEY -->`` → the function writing that part
 PARTS = {"protocol-full": protocol_full, "protocol-pilot": protocol_pilot, "protocol-quick": protocol_quick, "protocol-full-cells": protocol_full_cells,
          "protocol-rslora": protocol_rslora,
@@ -227,4 +240,4 @@ PARTS = {"protocol-full": protocol_full, "protocol-pilot": protocol_pilot, "prot
          "svd-form-pruning": svd_form_pruning, "planted-scaling": planted_scaling, "causal-rule": causal_rule,
          "causal-default-lr": causal_default_lr,
          "planted-forward-selection": planted_forward_selection, "planted-greedy-cost": planted_greedy_cost,
-         "memory": memory}
+         "memory": memory, "decoder-pilot": decoder_pilot}

@@ -27,8 +27,6 @@ reproduces the plan (``rankscope plan --config``) or trains it in rankscope
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,7 +37,7 @@ from rankscope.errors import InputError, TrainingError
 from rankscope.io import atomic_write_text
 from rankscope.search.config import SearchConfig
 from rankscope.search.result import allocation_record
-from rankscope.search.rundir import check_out, staging_prefix
+from rankscope.search.rundir import write_beside
 from rankscope.search.session import Session
 from rankscope.search.validate import validate
 
@@ -129,27 +127,23 @@ def plan_markdown(record: dict) -> str:
 
 
 def write_plan(out: Path, record: dict, config, allocation_json: str, config_toml: str, overwrite: bool) -> Path:
-    """Write the plan directory into a hidden staging directory beside ``out``, then rename it into
-    place: a failure leaves nothing behind."""
-    out = Path(out)
-    made = [p for p in [out.parent, *out.parent.parents] if not p.exists()]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=staging_prefix(out, "tmp")))
-    try:
+    """Write the plan directory beside ``out`` and rename it into place (:func:`.rundir.write_beside`):
+    a failure leaves nothing behind, not even the parents it made."""
+    def fill(tmp: Path) -> None:
         if config is not None:
             config.save_pretrained(str(tmp))  # adapter_config.json, as PEFT itself writes it
         atomic_write_text(tmp / "allocation.json", allocation_json + "\n")
         atomic_write_text(tmp / "plan.json", json.dumps(record, indent=2, allow_nan=False) + "\n")
         atomic_write_text(tmp / "plan.md", plan_markdown(record))
         atomic_write_text(tmp / "config.toml", config_toml)
-        if out.exists():
-            check_out(out, overwrite)
-            shutil.rmtree(out)
-        tmp.rename(out)
+
+    out = Path(out)
+    made = [p for p in [out.parent, *out.parent.parents] if not p.exists()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return write_beside(out, fill, overwrite)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
         for p in sorted(made, key=lambda p: len(p.parts), reverse=True):
             if p.is_dir() and not any(p.iterdir()):
                 p.rmdir()
         raise
-    return out

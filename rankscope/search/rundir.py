@@ -131,9 +131,15 @@ def write_run(out: Path, result: dict, allocation_json: str, config_toml: str, o
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return out
+    return write_beside(out, lambda tmp: _fill(tmp, result, allocation_json, config_toml, adapter_dir), overwrite)
+
+
+def write_beside(out: Path, fill, overwrite: bool) -> Path:
+    """``fill(tmp)`` a hidden staging directory beside ``out``, then rename it into place
+    (replacing ``out`` only when ``overwrite``): a failure leaves no half-written directory."""
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=staging_prefix(out, "tmp")))
     try:
-        _fill(tmp, result, allocation_json, config_toml, adapter_dir)
+        fill(tmp)
         if out.exists():
             check_out(out, overwrite)
             shutil.rmtree(out)
