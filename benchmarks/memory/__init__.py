@@ -17,7 +17,7 @@ interpreter, torch and rankscope, the same for every variant) and after the mode
 freed memory that the allocator kept, so it is an upper bound of what the tensors needed,
 measured the same way for every variant::
 
-    python -m benchmarks.memory --allow-dirty              # SmolLM2-135M, batch 4 × 256, 2 steps
+    python -m benchmarks.memory                            # SmolLM2-135M, batch 4 × 256, 2 steps
     python -m benchmarks.memory --model tiny-llama         # a quick check (rows to a temporary file)
 
 Rows go to ``benchmarks/results/memory.jsonl`` (SmolLM2), one per variant with its commit,
