@@ -229,7 +229,35 @@ def decoder_pilot(results: Path) -> str:
     if not rows:
         return "No cell has finished yet."
     settings = rows[-1]["settings"]
-    return markdown(pilot(CellFile(results / "pilot-gsm8k.jsonl", settings, selection=SELECTION), settings))
+    cells = CellFile(results / "pilot-gsm8k.jsonl", settings, selection=SELECTION)
+    return markdown(pilot(cells, settings)) + "\n\n" + per_seed_pairs(cells, settings)
+
+
+def per_seed_pairs(cells: CellFile, settings: dict) -> str:
+    """Each method's held-out seeds at its chosen lr beside tuned uniform's, with the paired
+    difference (negative: worse than uniform), its mean ± std and 95 % interval."""
+    from benchmarks.protocol.sweep import chosen_lr
+    from benchmarks.protocol.table import seed_rows
+    from rankscope.search.compare import summarize_pairs
+
+    sweep, held = (settings["lr_sweep"], settings["seeds"][0], settings.get("extend_sweep", 0)), settings["seeds"][1:]
+    task = settings["tasks"][0]
+    by = {m: (lr := chosen_lr(cells, task, m, *sweep), seed_rows(cells.rows, task, m, lr, held))
+          for m in dict.fromkeys(r["method"] for r in cells.rows)}
+    ref_lr, ref = by.pop("uniform")
+    lines = []
+    for method, (lr, got) in by.items():
+        common = sorted(set(got) & set(ref))
+        if len(common) < 2:
+            continue
+        p = summarize_pairs([got[s]["dev_nll"] for s in common], [ref[s]["dev_nll"] for s in common],
+                            greater_is_better=False)
+        lines += [f"| seed | uniform (lr {ref_lr:g}) | {method} (lr {lr:g}) | paired difference |", "|---|---|---|---|"]
+        lines += [f"| {s} | {ref[s]['dev_nll']:.4f} | {got[s]['dev_nll']:.4f} | "
+                  f"{ref[s]['dev_nll'] - got[s]['dev_nll']:+.4f} |" for s in common]
+        lines += ["", f"{method} against tuned uniform, dev NLL: {p['mean']:+.4f} ± {p['std']:.4f} over {p['n']} "
+                      f"seeds, 95 % interval [{p['low']:+.4f}, {p['high']:+.4f}] (negative: {method} is worse)."]
+    return "\n".join(lines)
 
 
 #: ``<!-- generated: KEY -->`` → the function writing that part
