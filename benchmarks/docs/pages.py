@@ -260,6 +260,14 @@ def per_seed_pairs(cells: CellFile, settings: dict) -> str:
     return "\n".join(lines)
 
 
+def first_try(results: Path) -> str:
+    """The decoder command a new user types, timed (``python -m benchmarks.first_try``)."""
+    from benchmarks.first_try.cli import table
+
+    rows = read_rows(results / "first-try.jsonl")
+    return table(rows) if rows else "No timed run yet."
+
+
 #: ``<!-- generated: KEY -->`` → the function writing that part
 PARTS = {"protocol-full": protocol_full, "protocol-pilot": protocol_pilot, "protocol-quick": protocol_quick, "protocol-full-cells": protocol_full_cells,
          "protocol-rslora": protocol_rslora,
@@ -268,4 +276,4 @@ PARTS = {"protocol-full": protocol_full, "protocol-pilot": protocol_pilot, "prot
          "svd-form-pruning": svd_form_pruning, "planted-scaling": planted_scaling, "causal-rule": causal_rule,
          "causal-default-lr": causal_default_lr,
          "planted-forward-selection": planted_forward_selection, "planted-greedy-cost": planted_greedy_cost,
-         "memory": memory, "decoder-pilot": decoder_pilot}
+         "memory": memory, "decoder-pilot": decoder_pilot, "first-try": first_try}
