@@ -35,12 +35,11 @@ module's own input → output, so an allocation with shortcuts is refused here w
 from __future__ import annotations
 
 import copy
-import math
 import warnings
 
 from rankscope.adapters.attach import DEFAULT_ALPHA
 from rankscope.adapters.lora import DEFAULT_SCALING, check_scaling
-from rankscope.checkpoints.peft_export import _is_conv1d, lora_config
+from rankscope.checkpoints.peft_export import _is_conv1d, global_scale, lora_config
 from rankscope.errors import InputError
 
 WHY_NO_SHORTCUTS = ("a shortcut edge reads one point of the network and writes into another, and PEFT's "
@@ -79,11 +78,6 @@ def planned_lora_config(allocation, model, *, alpha: float | None = None, scalin
                         "modules": modules}, model, fan_in_fan_out=_is_conv1d(model))
 
 
-def module_scale(r: int, alpha: float, use_rslora: bool) -> float:
-    """PEFT's scale of a module: α/√r with ``use_rslora``, else α/r."""
-    return alpha / (math.sqrt(r) if use_rslora else r)
-
-
 def check_builds(config, model, ranks: dict[str, int]) -> int:
     """Build ``get_peft_model`` on a copy of ``model`` and check it holds exactly ``ranks``, each
     module at its own scale; returns the adapter parameter count PEFT built."""
@@ -97,7 +91,7 @@ def check_builds(config, model, ranks: dict[str, int]) -> int:
         if hasattr(mod, "lora_A") and "default" in getattr(mod, "r", {}):
             path = name.removeprefix("base_model.model.")
             r, s = mod.r["default"], mod.scaling["default"]
-            want = module_scale(r, config.lora_alpha, config.use_rslora)
+            want = global_scale(r, config.lora_alpha, config.use_rslora)  # PEFT's α/√r (α/r) at this r
             if abs(s - want) > 1e-6 * want:
                 raise InputError(f"PEFT config check: {path} scaled {s}, expected {want}")
             built[path] = r

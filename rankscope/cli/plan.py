@@ -17,13 +17,6 @@ from rankscope.cli.search import _signature, resolve
 EXCLUDED = ("baseline", "trials_only")
 
 
-def default_plan_out(cfg) -> Path:
-    """``plans/<time>-<task>-<space>-<allocator>-s<seed>``."""
-    from datetime import datetime
-
-    return Path("plans") / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{cfg.task}-{cfg.space}-{cfg.allocator}-s{cfg.seed}"
-
-
 def peft_line(record: dict, out: Path) -> str:
     peft = record["peft"]
     if not peft["written"]:
@@ -44,11 +37,11 @@ def plan(**flags):
     from rankscope.report.tables import rank_table
     from rankscope.report.terminal import table_text
     from rankscope.search.planning import check_plannable, make_plan, write_plan
-    from rankscope.search.rundir import check_dir_path, check_out
+    from rankscope.search.rundir import check_dir_path, check_out, default_out
 
     cfg = resolve(flags)
     allocator = check_plannable(cfg)  # every setting, once, before anything loads
-    out = check_dir_path(flags["out"], "--out") if flags["out"] is not None else default_plan_out(cfg)
+    out = check_dir_path(flags["out"], "--out") if flags["out"] is not None else default_out(cfg, root="plans")
     check_out(out, flags["overwrite"])
     record, config, allocation = make_plan(cfg, progress=not flags["quiet"], allocator=allocator)
     write_plan(out, record, config, allocation.to_json(), cfg.to_toml(), flags["overwrite"])

@@ -24,11 +24,12 @@ from rankscope.errors import InputError
 from rankscope.io import atomic_write_text, read_json
 
 
-def default_out(cfg, persistent: bool = False) -> Path:
-    """``runs/<time>-<task>-<space>-<allocator>-s<seed>``; without the time for persistent
-    allocators (the Optuna study), so that re-running the same command finds and resumes it."""
+def default_out(cfg, persistent: bool = False, root: str = "runs") -> Path:
+    """``<root>/<time>-<task>-<space>-<allocator>-s<seed>`` (``runs/``; ``plans/`` for a plan);
+    without the time for persistent allocators (the Optuna study), so that re-running the same
+    command finds and resumes it."""
     name = f"{cfg.task}-{cfg.space}-{cfg.allocator}-s{cfg.seed}"
-    return Path("runs") / (name if persistent else f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{name}")
+    return Path(root) / (name if persistent else f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{name}")
 
 
 def check_dir_path(path, flag: str) -> Path:
