@@ -233,31 +233,60 @@ def decoder_pilot(results: Path) -> str:
     return markdown(pilot(cells, settings)) + "\n\n" + per_seed_pairs(cells, settings)
 
 
-def per_seed_pairs(cells: CellFile, settings: dict) -> str:
+def per_seed_pairs(cells: CellFile, settings: dict, task: str | None = None) -> str:
     """Each method's held-out seeds at its chosen lr beside tuned uniform's, with the paired
-    difference (negative: worse than uniform), its mean ± std and 95 % interval."""
+    difference (negative: worse than uniform), its mean ± std and 95 % interval, in the task's
+    unit (:func:`benchmarks.protocol.table.reading`: points of accuracy or MCC, nats of NLL)."""
     from benchmarks.protocol.sweep import chosen_lr
-    from benchmarks.protocol.table import seed_rows
+    from benchmarks.protocol.table import reading, seed_rows
     from rankscope.search.compare import summarize_pairs
 
     sweep, held = (settings["lr_sweep"], settings["seeds"][0], settings.get("extend_sweep", 0)), settings["seeds"][1:]
-    task = settings["tasks"][0]
-    by = {m: (lr := chosen_lr(cells, task, m, *sweep), seed_rows(cells.rows, task, m, lr, held))
-          for m in dict.fromkeys(r["method"] for r in cells.rows)}
+    task = task or settings["tasks"][0]
+    read = reading(cells.rows, task)
+    spec, unit = read["spec"], read["unit"] if read["greater"] else f"dev {read['unit'].upper()}"
+
+    def value(row):
+        return row["final"][row["primary"]] * read["scale"]
+
+    def signed(diff):  # positive: better than uniform, in either direction of the metric
+        return diff if read["greater"] else -diff
+
+    methods = dict.fromkeys(r["method"] for r in cells.rows if r.get("task") == task)
+    by = {m: (lr := chosen_lr(cells, task, m, *sweep), seed_rows(cells.rows, task, m, lr, held)) for m in methods}
+    if "uniform" not in by:
+        return ""
     ref_lr, ref = by.pop("uniform")
     lines = []
     for method, (lr, got) in by.items():
         common = sorted(set(got) & set(ref))
         if len(common) < 2:
             continue
-        p = summarize_pairs([got[s]["dev_nll"] for s in common], [ref[s]["dev_nll"] for s in common],
-                            greater_is_better=False)
+        p = summarize_pairs([value(got[s]) for s in common], [value(ref[s]) for s in common],
+                            greater_is_better=read["greater"])
         lines += [f"| seed | uniform (lr {ref_lr:g}) | {method} (lr {lr:g}) | paired difference |", "|---|---|---|---|"]
-        lines += [f"| {s} | {ref[s]['dev_nll']:.4f} | {got[s]['dev_nll']:.4f} | "
-                  f"{ref[s]['dev_nll'] - got[s]['dev_nll']:+.4f} |" for s in common]
-        lines += ["", f"{method} against tuned uniform, dev NLL: {p['mean']:+.4f} ± {p['std']:.4f} over {p['n']} "
-                      f"seeds, 95 % interval [{p['low']:+.4f}, {p['high']:+.4f}] (negative: {method} is worse)."]
-    return "\n".join(lines)
+        lines += [f"| {s} | {value(ref[s]):{spec}} | {value(got[s]):{spec}} | "
+                  f"{signed(value(got[s]) - value(ref[s])):+{spec}} |" for s in common]
+        lines += ["", f"{method} against tuned uniform, {unit}: {p['mean']:+{spec}} ± {p['std']:{spec}} over "
+                      f"{p['n']} seeds, 95 % interval [{p['low']:+{spec}}, {p['high']:+{spec}}] (negative: "
+                      f"{method} is worse).", ""]
+    return "\n".join(lines).rstrip()
+
+
+def glue_pilot(results: Path) -> str:
+    """The GLUE noise pilot under α/√r: tuned uniform against one allocator on the held-out
+    seeds the file holds (``python -m benchmarks.protocol --scaling rslora --results
+    benchmarks/results/protocol-rslora.jsonl --tasks cola --methods uniform,proxy --seeds 0,1,…,6``)."""
+    from benchmarks.protocol.pilot import markdown, pilot
+    from benchmarks.protocol.sweep import SELECTION, default_settings
+
+    settings = default_settings(scaling="rslora")
+    cells = CellFile(results / "protocol-rslora.jsonl", settings, selection=SELECTION)
+    first = settings["seeds"][0]
+    settings = {**settings, "seeds": [first, *sorted({r["seed"] for r in cells.rows} - {first})]}
+    records = pilot(cells, settings)
+    pairs = [per_seed_pairs(cells, settings, r["task"]) for r in records]
+    return "\n\n".join([markdown(records), *[p for p in dict.fromkeys(pairs) if p]])
 
 
 def first_try(results: Path) -> str:
@@ -270,7 +299,7 @@ def first_try(results: Path) -> str:
 
 #: ``<!-- generated: KEY -->`` → the function writing that part
 PARTS = {"protocol-full": protocol_full, "protocol-pilot": protocol_pilot, "protocol-quick": protocol_quick, "protocol-full-cells": protocol_full_cells,
-         "protocol-rslora": protocol_rslora,
+         "protocol-rslora": protocol_rslora, "glue-pilot": glue_pilot,
          "causal-quick": causal_quick, "planted-diagnosis": planted_diagnosis,
          "planted-diagnosis-cells": planted_diagnosis_cells, "rank-lr": rank_lr,
          "svd-form-pruning": svd_form_pruning, "planted-scaling": planted_scaling, "causal-rule": causal_rule,

@@ -18,6 +18,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from rankscope.harness.target_head import next_token_targets, target_positions
+
 
 class Objective(Protocol):
     """How a batch becomes a loss and predictions become metrics: the task's objective
@@ -62,15 +64,25 @@ class CausalLM:
 
     Per batch, ``forward`` returns the loss and, as "predictions" and "targets", the batch's
     summed NLL and its target-token count, so dev metrics are exact token-weighted means however
-    the dev set is batched."""
+    the dev set is batched. The output head runs on the target positions only
+    (:mod:`rankscope.harness.target_head`): the same logits there, without the prompt's and the
+    padding's."""
 
     primary = "nll"
     greater_is_better = False
 
     def forward(self, model, batch):
-        # inputs_embeds: a proxy (synflow) may feed embeddings instead of token ids
-        out = model(**{k: batch[k] for k in ("input_ids", "inputs_embeds", "attention_mask") if k in batch})
-        nll, count = self.summed_nll(out.logits, batch["labels"])
+        labels = batch["labels"]
+        keep = next_token_targets(labels)
+        with target_positions(model, keep) as head:  # the head on target positions only: target_head.py
+            # inputs_embeds: a proxy (synflow) may feed embeddings instead of token ids
+            out = model(**{k: batch[k] for k in ("input_ids", "inputs_embeds", "attention_mask") if k in batch})
+        if head["gathered"]:  # logits [1, N, V] for the N kept positions, in row-major order
+            targets = labels[:, 1:][keep[:, :-1]].to(out.logits.device)
+            nll = torch.nn.functional.cross_entropy(out.logits[0].float(), targets, reduction="sum")
+            count = torch.tensor(targets.numel(), device=targets.device)
+        else:
+            nll, count = self.summed_nll(out.logits, labels)
         loss = nll / count.clamp_min(1)
         return loss, nll.detach().reshape(1), count.reshape(1)
 

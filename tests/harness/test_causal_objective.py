@@ -59,3 +59,50 @@ def test_dev_metrics_are_token_weighted_and_lower_is_better(lm):
     assert metrics["target_tokens"] == tokens
     mean_of_means = np.mean([float(objective.forward(lm, b)[0]) for b in batches])
     assert metrics["nll"] != pytest.approx(mean_of_means, rel=1e-9)  # not a mean of batch means
+
+
+def _head_widths(model):
+    """The positions the output head sees on each call, and the hook's handle."""
+    widths = []
+    handle = model.get_output_embeddings().register_forward_hook(lambda m, a, out: widths.append(out.shape[:-1]))
+    return widths, handle
+
+
+def test_the_head_runs_on_target_positions_only_with_the_full_forwards_loss_and_gradients(lm):
+    import copy
+
+    model = copy.deepcopy(lm).train()
+    batch = _batch(4)
+    widths, _ = _head_widths(model)
+    loss, nll, count = CausalLM().forward(model, batch)
+    assert widths == [torch.Size([1, int(count)])]  # only the positions whose next token is a target
+    loss.backward()
+    gathered = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    full = CausalLM.summed_nll(model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
+                               batch["labels"])
+    (full[0] / full[1]).backward()
+    assert float(nll) == pytest.approx(float(full[0]), rel=1e-6) and int(count) == int(full[1])
+    for n, p in model.named_parameters():
+        torch.testing.assert_close(gathered[n], p.grad, rtol=1e-5, atol=1e-7, msg=n)
+
+
+class _NoHead(torch.nn.Module):
+    """A causal LM behind a custom forward that hides its output embeddings."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, **kw):
+        return self.inner(**kw)
+
+
+def test_a_model_without_output_embeddings_is_scored_on_its_full_logits(lm):
+    batch = _batch(5)
+    widths, handle = _head_widths(lm)
+    loss, nll, count = CausalLM().forward(_NoHead(lm), batch)
+    handle.remove()
+    assert widths[-1] == batch["input_ids"].shape  # every position: nothing was gathered
+    assert float(loss) == pytest.approx(float(lm(**batch).loss), rel=1e-5)
+    assert int(count) == int((batch["labels"][:, 1:] != -100).sum())
