@@ -289,6 +289,22 @@ def glue_pilot(results: Path) -> str:
     return "\n\n".join([markdown(records), *[p for p in dict.fromkeys(pairs) if p]])
 
 
+def proxy_k_scaling(results: Path) -> str:
+    """proxy-static's decoder allocation at fewer scoring batches (``python -m benchmarks.proxies.k_scaling``)."""
+    from benchmarks.proxies.k_scaling import pilot_train_s, table
+
+    rows = read_rows(results / "proxy-k-scaling.jsonl")
+    return table(rows, pilot_train_s(results / "pilot-gsm8k.jsonl")) if rows else "No cell has finished yet."
+
+
+def planted_r0_bound(results: Path) -> str:
+    """salient at its default r₀, with r₀ lifted, and the planted allocation capped at r₀
+    (``python -m benchmarks.planted.r0_bound``)."""
+    from benchmarks.planted.r0_bound import table
+
+    return table(read_rows(results / "planted-r0-bound.jsonl"))
+
+
 def first_try(results: Path) -> str:
     """The decoder command a new user types, timed (``python -m benchmarks.first_try``)."""
     from benchmarks.first_try.cli import table
@@ -299,7 +315,8 @@ def first_try(results: Path) -> str:
 
 #: ``<!-- generated: KEY -->`` → the function writing that part
 PARTS = {"protocol-full": protocol_full, "protocol-pilot": protocol_pilot, "protocol-quick": protocol_quick, "protocol-full-cells": protocol_full_cells,
-         "protocol-rslora": protocol_rslora, "glue-pilot": glue_pilot,
+         "protocol-rslora": protocol_rslora, "glue-pilot": glue_pilot, "proxy-k-scaling": proxy_k_scaling,
+         "planted-r0-bound": planted_r0_bound,
          "causal-quick": causal_quick, "planted-diagnosis": planted_diagnosis,
          "planted-diagnosis-cells": planted_diagnosis_cells, "rank-lr": rank_lr,
          "svd-form-pruning": svd_form_pruning, "planted-scaling": planted_scaling, "causal-rule": causal_rule,
