@@ -134,8 +134,9 @@ def export(
 
     def base():  # the search seeds before loading (random tiny models depend on it)
         seed_everything(result.get("seed", 0))
-        model, tokenizer = kind.load_model(result["model"], num_labels=result.get("num_labels"))
-        return prepare_base(model, result.get("dtype") or "float32"), tokenizer  # the base as the run held it
+        dtype = result.get("dtype") or "float32"  # a run written before the setting: float32
+        model, tokenizer = kind.load_model(result["model"], num_labels=result.get("num_labels"), dtype=dtype)
+        return prepare_base(model, dtype), tokenizer  # the base as the run held it
 
     made, tmps, lines = [], {}, []
     umask = os.umask(0o22)

@@ -60,9 +60,10 @@ class Session:
         t0 = time.perf_counter()
         num_labels = self.kind.num_labels(cfg)  # from the data: a missing --data-dir costs no model load
         self.model, self.tokenizer = self.kind.load_model(cfg.model, num_labels=num_labels,
-                                                          trust_remote_code=cfg.trust_remote_code)
-        # --dtype and --gradient-checkpointing (rankscope.models.memory): the kind loads the base as
-        # its checkpoint stores it; cast here, before the space is traced and the task prepared on it
+                                                          trust_remote_code=cfg.trust_remote_code, dtype=cfg.dtype)
+        # --dtype and --gradient-checkpointing (rankscope.models.memory): the kind loads the base in
+        # --dtype where its loader can; cast the rest here (a no-op for what loaded in it), before
+        # the space is traced and the task prepared on it
         prepare_base(self.model, cfg.dtype, cfg.gradient_checkpointing)
         self.space = SPACES.get(cfg.space)(self.model, max_rank=cfg.max_rank)
         t1 = time.perf_counter()

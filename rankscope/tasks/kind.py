@@ -114,12 +114,14 @@ class TaskKind:
         refuse_planted_options(cfg)
         refuse_exact_match(cfg)
 
-    def load_model(self, model: str, *, num_labels: int | None = None, trust_remote_code: bool = False):
+    def load_model(self, model: str, *, num_labels: int | None = None, trust_remote_code: bool = False,
+                   dtype: str | None = None):
         """``(model, tokenizer)``: the frozen base as this kind trains it (also the base that
-        ``rankscope export`` rebuilds from a run's ``result.json``)."""
+        ``rankscope export`` rebuilds from a run's ``result.json``), loaded directly in ``dtype``
+        where the loader can, so a bfloat16 run never holds a float32 copy of the base."""
         from rankscope.models.loading import load_model
 
-        return load_model(model, num_labels, trust_remote_code=trust_remote_code)
+        return load_model(model, num_labels, trust_remote_code=trust_remote_code, dtype=dtype)
 
     def num_labels(self, cfg: SearchConfig) -> int | None:
         """The head's label count, read from the data before any model loads (``None``: no head)."""

@@ -42,3 +42,21 @@ def test_a_bfloat16_checkpointed_search_runs_and_records_its_dtype(tmp_path):
     assert result.completed and result.dtype == "bfloat16"
     assert result.to_dict()["dtype"] == "bfloat16"
     assert result.final.params > 0 and result.baseline["uniform"]["metrics"]
+
+
+def test_a_checkpoint_loads_directly_in_the_runs_dtype(tmp_path):
+    """A run's base arrives in ``--dtype`` from ``from_pretrained``: no float32 copy is ever held,
+    and its weights are the checkpoint's rounded to bfloat16, as a cast after loading gives."""
+    import torch
+
+    from rankscope.models.loading import load_model
+    from rankscope.tasks import task_kind
+
+    torch.manual_seed(0)
+    saved, tok = load_model("tiny-llama", causal_lm=True)
+    saved.save_pretrained(tmp_path / "ckpt")
+    tok.save_pretrained(tmp_path / "ckpt")
+    model, _ = task_kind("causal").load_model(str(tmp_path / "ckpt"), dtype="bfloat16")
+    assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
+    for (name, got), want in zip(model.named_parameters(), saved.parameters()):
+        torch.testing.assert_close(got, want.to(torch.bfloat16), rtol=0, atol=0, msg=name)

@@ -76,10 +76,11 @@ class CausalKind(TaskKind):
 
             subset_indices(test_size(cfg.data_dir), cfg.exact_match)  # the count fits the test file
 
-    def load_model(self, model: str, *, num_labels: int | None = None, trust_remote_code: bool = False):
+    def load_model(self, model: str, *, num_labels: int | None = None, trust_remote_code: bool = False,
+                   dtype: str | None = None):
         from rankscope.models.loading import load_model
 
-        return load_model(model, causal_lm=True, trust_remote_code=trust_remote_code)
+        return load_model(model, causal_lm=True, trust_remote_code=trust_remote_code, dtype=dtype)
 
     def prepare(self, cfg: SearchConfig, model, tokenizer, space) -> LoadedTask:
         """Prompt/response, chat or text rows → features whose labels mark the target tokens
