@@ -28,7 +28,7 @@ from benchmarks.common.cells import CellFile, add_cell_arguments, read_rows, run
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "proxy-k-scaling.jsonl"
 PILOT = RESULTS.with_name("pilot-gsm8k.jsonl")
-KS = [1, 2, 4, 8]
+KS = [1, 2, 3, 4, 8]
 SEEDS = [0, 1, 2, 3, 4, 5, 6]
 #: the decoder pilot's settings (benchmarks/results/pilot-gsm8k.jsonl)
 SETTINGS = {"model": "smollm2", "budget": "r2", "steps": 40, "batch_size": 4, "max_len": 256,
@@ -94,7 +94,7 @@ def table(rows: list[dict], train_s: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.proxies.k_scaling", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ks", default=",".join(map(str, KS)), help="comma-separated K; default 1,2,4,8")
+    ap.add_argument("--ks", default=",".join(map(str, KS)), help="comma-separated K; default 1,2,3,4,8")
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="comma-separated; default 0-6")
     ap.add_argument("--jobs", type=int, default=1, help="cells side by side")
     ap.add_argument("--results", type=Path, default=RESULTS, help="the results file (JSON Lines)")
