@@ -71,29 +71,41 @@ def run_cell(cell: dict, settings: dict) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    """gap_closed per seed and method, with the bound's size on each seed."""
-    fmt = lambda v: "—" if v is None else f"{v:+.3f}"  # noqa: E731
+    """gap_closed (and dev r2) per seed and method, the rank the methods put on the planted edges,
+    and the bound's size on each seed."""
     seeds = sorted({r["seed"] for r in rows})
     if not seeds:
         return "No cell has finished yet."
-    out = ["| method | r₀ | " + " | ".join(f"seed {s}" for s in seeds) + " | mean |",
+
+    def cell(r):
+        gap = "—" if r.get("gap_closed") is None else f"{r['gap_closed']:+.3f}"
+        return f"{gap} ({r['r2']:.3f})"
+
+    out = ["gap_closed per seed (dev r2 in brackets; 0 = uniform, 1 = the planted oracle)", "",
+           "| method | r₀ | " + " | ".join(f"seed {s}" for s in seeds) + " | mean gap_closed |",
            "|---|---|" + "---|" * (len(seeds) + 1)]
     for method in METHODS:
         got = {r["seed"]: r for r in rows if r["method"] == method}
         if not got:
             continue
         values = [r["gap_closed"] for r in got.values() if r.get("gap_closed") is not None]
-        r0 = sorted({r["init_rank"] or r["default_r0"] for r in got.values()})
-        label = "cap " + "/".join(map(str, r0)) if method == "oracle-clipped" else "/".join(map(str, r0))
-        out.append(f"| {method} | {label} | " + " | ".join(fmt(got[s].get("gap_closed")) if s in got else "—"
-                                                             for s in seeds)
-                   + f" | {fmt(statistics.fmean(values)) if values else '—'} |")
-    out += ["", "| seed | default r₀ | largest planted rank | planted rank above r₀ / all planted rank |",
-            "|---|---|---|---|"]
+        r0 = "/".join(map(str, sorted({r["init_rank"] or r["default_r0"] for r in got.values()})))
+        out.append(f"| {method} | {'cap ' + r0 if method == 'oracle-clipped' else r0} | "
+                   + " | ".join(cell(got[s]) if s in got else "—" for s in seeds)
+                   + (f" | {statistics.fmean(values):+.3f} |" if values else " | — |"))
+    out += ["", "| seed | r2 uniform | r2 oracle | default r₀ | largest planted rank | planted rank above r₀ / all "
+                "planted rank | `oracle-clipped` params / budget | share of params on planted edges: `salient` · "
+                "lifted r₀ | largest final rank: `salient` · lifted r₀ |", "|---|---|---|---|---|---|---|---|---|"]
     for s in seeds:
-        r = next(r for r in rows if r["seed"] == s)
-        out.append(f"| {s} | {r['default_r0']} | {r['max_planted_rank']} | "
-                   f"{r['planted_rank_above_r0']} / {r['planted_rank']} |")
+        by = {r["method"]: r for r in rows if r["seed"] == s}
+        r = next(iter(by.values()))
+        clipped = by.get("oracle-clipped")
+        share = " · ".join(f"{by[m]['planted_recall']:.0%}" if m in by else "—" for m in METHODS[:2])
+        top = " · ".join(str(by[m]["max_final_rank"]) if m in by else "—" for m in METHODS[:2])
+        out.append(f"| {s} | {r['r2_uniform']:.3f} | {r['r2_oracle']:.3f} | {r['default_r0']} | "
+                   f"{r['max_planted_rank']} | {r['planted_rank_above_r0']} / {r['planted_rank']} | "
+                   + (f"{clipped['params']:,} / {clipped['budget_params']:,}" if clipped else "—")
+                   + f" | {share} | {top} |")
     return "\n".join(out) + "\n"
 
 
