@@ -207,11 +207,16 @@ def read_rows(path: Path) -> list[dict]:
     return rows
 
 
-def add_cell_arguments(ap, timeout: float) -> None:
+def add_cell_arguments(ap, timeout: float, results: Path | None = None) -> None:
     """The options every cell benchmark shares: the per-cell timeout, and the hidden pair a child
-    process is started with (:func:`spawn`)."""
+    process is started with (:func:`spawn`). With ``results`` (the default results file), also
+    ``--jobs``, ``--results`` and ``--table-only``."""
     import argparse
 
+    if results is not None:
+        ap.add_argument("--jobs", type=int, default=1, help="cells side by side")
+        ap.add_argument("--results", type=Path, default=results, help="the results file (JSON Lines)")
+        ap.add_argument("--table-only", action="store_true", help="print the table from the results file; run nothing")
     ap.add_argument("--cell-timeout", type=float, default=timeout, help="seconds before a cell is killed")
     ap.add_argument("--allow-dirty", action="store_true",
                     help="run cells from uncommitted code (their rows say +dirty); by default a dirty tree is refused")

@@ -114,11 +114,8 @@ def main(argv: list[str] | None = None) -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated; default {','.join(METHODS)}")
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated; default 0,1,2")
-    ap.add_argument("--jobs", type=int, default=1, help="cells side by side")
     ap.add_argument("--threads", type=int, default=2, help="torch threads per cell (default 2)")
-    ap.add_argument("--results", type=Path, default=RESULTS, help="the results file (JSON Lines)")
-    ap.add_argument("--table-only", action="store_true", help="print the table from the results file; train nothing")
-    add_cell_arguments(ap, timeout=7200.0)
+    add_cell_arguments(ap, timeout=7200.0, results=RESULTS)
     args = ap.parse_args(argv)
     if run_if_child(args, run_cell):
         return

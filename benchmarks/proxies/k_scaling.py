@@ -96,10 +96,7 @@ def main(argv: list[str] | None = None) -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ks", default=",".join(map(str, KS)), help="comma-separated K; default 1,2,3,4,8")
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="comma-separated; default 0-6")
-    ap.add_argument("--jobs", type=int, default=1, help="cells side by side")
-    ap.add_argument("--results", type=Path, default=RESULTS, help="the results file (JSON Lines)")
-    ap.add_argument("--table-only", action="store_true", help="print the table from the results file; plan nothing")
-    add_cell_arguments(ap, timeout=3600.0)
+    add_cell_arguments(ap, timeout=3600.0, results=RESULTS)
     args = ap.parse_args(argv)
     if run_if_child(args, run_cell):
         return
