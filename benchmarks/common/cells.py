@@ -39,6 +39,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -70,6 +71,26 @@ def provenance() -> dict:
                         "platform": platform.platform(terse=True), "torch": torch.__version__,
                         **{lib: version_of(lib) for lib in ("transformers", "peft")}},
             "finished": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def provenance_summary(name: str, rows: list[dict], by: tuple = ("task", "method")) -> str:
+    """One sentence on how far a results file's rows can be traced to code: how many name a clean
+    commit, how many ran from uncommitted code (``+dirty``: the commit does not hold what ran),
+    counted per ``by`` group so a reader knows which figures they touch, and how many record no
+    commit or no library versions (written before cells recorded them)."""
+    clean = sum(bool(r.get("commit")) and not r["commit"].endswith("+dirty") for r in rows)
+    dirty = [r for r in rows if str(r.get("commit", "")).endswith("+dirty")]
+    parts = [f"{clean} of {len(rows)} rows ran from a clean commit"]
+    if dirty:
+        groups = Counter(" ".join(str(r.get(k)) for k in by if r.get(k) is not None) for r in dirty)
+        where = ", ".join(f"{g} {n}" for g, n in sorted(groups.items()))
+        parts.append(f"{len(dirty)} from uncommitted code ({where}; `+dirty`: the commit named is not the code "
+                     f"that ran)")
+    if missing := len(rows) - clean - len(dirty):
+        parts.append(f"{missing} record no commit")
+    if unversioned := sum("torch" not in (r.get("machine") or {}) for r in rows):
+        parts.append(f"{unversioned} record no library versions")
+    return f"Provenance of `{name}`: " + "; ".join(parts) + "."
 
 
 def command_line() -> str:

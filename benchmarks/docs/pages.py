@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from benchmarks.common.cells import CellFile, read_rows
+from benchmarks.common.cells import CellFile, provenance_summary, read_rows
 
 
 def protocol_cells(results: Path, quick: bool) -> tuple[CellFile, dict, list]:
@@ -90,7 +90,8 @@ def protocol_full_cells(results: Path) -> str:
                      + (f"{min(walls):,.0f}–{max(walls):,.0f} s | {sum(walls) / 3600:.1f} |" if walls else "— | — |"))
     machines = sorted({f"{r['machine']['cpus']} CPU cores" + (f", {r['machine']['gpu']}" if r["machine"].get("gpu") else "")
                        for r in cells.rows if r.get("machine")})
-    lines += ["", f"{total / 3600:.1f} cell-hours in all, on {' / '.join(machines) or 'unrecorded machines'}."]
+    lines += ["", f"{total / 3600:.1f} cell-hours in all, on {' / '.join(machines) or 'unrecorded machines'}.",
+              "", provenance_summary("protocol.jsonl", cells.rows)]
     return "\n".join(lines)
 
 
@@ -100,7 +101,9 @@ def causal_quick(results: Path) -> str:
     from benchmarks.causal.table import render
 
     rows = read_rows(results / "causal-quick.jsonl")
-    return render(rows, rows[-1]["settings"]) if rows else "No cell has finished yet."
+    if not rows:
+        return "No cell has finished yet."
+    return render(rows, rows[-1]["settings"]) + "\n\n" + provenance_summary("causal-quick.jsonl", rows)
 
 
 def planted_diagnosis(results: Path) -> str:
@@ -133,7 +136,8 @@ def rank_lr(results: Path) -> str:
     planned = len(TASKS) * len(LRS) * len(SEEDS) * (len(RULES) * len(RANKS) - (len(RULES) - 1))
     walls = [r["wall_s"] for r in rows if r.get("wall_s")]
     cost = f"; {min(walls):,.0f}–{max(walls):,.0f} s per cell" if walls else ""
-    done = f"`rank-lr.jsonl`: {len(rows)} of the {planned} planned cells{cost}."
+    done = (f"`rank-lr.jsonl`: {len(rows)} of the {planned} planned cells{cost}. "
+            + provenance_summary("rank-lr.jsonl", rows, by=("task", "rule")))
     return done + "\n\n" + (markdown(rows) if rows else "No cell has finished yet.")
 
 

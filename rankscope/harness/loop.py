@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 #: a forward pass costs about a third of a training step's forward and backward, so they stay
 #: near a tenth of the training time
 EVAL_ROWS_PER_TRAIN_ROW = 0.3
-#: an intermediate evaluation on fewer rows than this says too little to be worth its time
-MIN_EVAL_ROWS = 32
+#: an intermediate evaluation on fewer rows than this says too little to be worth its time: a run
+#: short enough to afford no more (under 27 steps of batch 8) reads dev once, at its end, where the
+#: whole dev set already costs about two thirds of its training
+MIN_EVAL_ROWS = 64
 #: evaluations per run at most, the final one included
 MAX_EVALS = 10
 
@@ -163,8 +165,8 @@ class Harness:
         :data:`EVAL_ROWS_PER_TRAIN_ROW` dev rows per training row (``total × batch_size``), up
         to nine of them on ``eval_subset`` rows; a run too short for one such evaluation gets one
         on a smaller subset (at least :data:`MIN_EVAL_ROWS` rows), or none. The final evaluation
-        always reads all of dev. For 20 steps of batch 8 that is one intermediate evaluation of 48
-        rows; for GSM8K's epoch (887 steps), nine of 256 rows."""
+        always reads all of dev. For 20 steps of batch 8 that is none (48 rows would be too few);
+        for 40 steps, one of 96 rows; for GSM8K's epoch (887 steps), nine of 256 rows."""
         every = eval_every or self.cfg.eval_every
         if every:
             return every, self.eval_rows()

@@ -89,7 +89,7 @@ class SearchConfig:
                                     "(0: all); the final evaluation always uses all of dev.")
     exact_match: int | None = setting(None, "GSM8K: after training, decode this many test problems greedily (a "
                                             "fixed seeded subset, the same for every run) and report exact-match "
-                                            "accuracy; -1: all 1,319; 0: skip. Default: 32 on cpu, all on cuda.")
+                                            "accuracy; -1: all 1,319; 0: skip. Default: 8 on cpu, all on cuda.")
     max_new_tokens: int = setting(256, "Greedy decoding (GSM8K exact match): at most this many new tokens per "
                                        "answer.")
     warmup_ratio: float = setting(0.06, "Share of the steps spent warming the learning rate up.")

@@ -320,6 +320,22 @@ def test_a_cell_is_dirty_for_changed_code_not_for_its_own_results_file(tmp_path,
     assert "exit" in allowed.run(tmp_path / "no-such-child.py", method="uniform", seed=0)["interrupted"]
 
 
+def test_the_provenance_summary_names_which_figures_ran_from_uncommitted_code():
+    from benchmarks.common.cells import provenance_summary
+
+    versions = {"torch": "2", "transformers": "5", "peft": "0"}
+    rows = [{"task": "mrpc", "method": "salient", "commit": "abc1234+dirty", "machine": versions},
+            {"task": "mrpc", "method": "salient", "commit": "abc1234+dirty", "machine": versions},
+            {"task": "cola", "method": "uniform", "commit": "abc1234", "machine": versions},
+            {"task": "cola", "method": "uniform"}]
+    text = provenance_summary("p.jsonl", rows)
+    assert text.startswith("Provenance of `p.jsonl`: 1 of 4 rows ran from a clean commit; 2 from uncommitted code "
+                           "(mrpc salient 2;")
+    assert "1 record no commit; 1 record no library versions." in text
+    clean = provenance_summary("p.jsonl", rows[2:3])
+    assert clean == "Provenance of `p.jsonl`: 1 of 1 rows ran from a clean commit."
+
+
 def test_a_loss_is_minimised_and_read_in_its_own_unit(tmp_path):
     """A decoder task's dev NLL: the sweep keeps the lowest, the table keeps nats (no points), and
     the paired difference is positive when a method's NLL is lower than uniform's."""

@@ -104,6 +104,23 @@ def test_a_training_is_a_function_of_its_seed():
     assert other.final != first.final and other.history != first.history
 
 
+def test_evaluations_are_scaled_to_the_run_and_the_last_reads_all_of_dev():
+    """``--eval-every 0``: intermediate evaluations read at most 0.3 dev rows per training row,
+    none when that is under MIN_EVAL_ROWS, one on a smaller subset below ``eval_subset``."""
+    from rankscope.harness.loop import EVAL_ROWS_PER_TRAIN_ROW, MIN_EVAL_ROWS
+    from rankscope.search.session import Session
+    from rankscope.testing import small_config
+
+    cfg = small_config("uniform", eval_every=0, batch_size=8, eval_subset=128, planted={"n_dev": 400})
+    harness = Session(cfg, progress=False).harness
+    short = int(MIN_EVAL_ROWS / (EVAL_ROWS_PER_TRAIN_ROW * 8))  # 26 steps: 62 rows, too few
+    assert harness.eval_schedule(short)[0] == short  # the only evaluation is the last one
+    every, rows = harness.eval_schedule(40)  # 96 rows: one evaluation halfway
+    assert (every, len(rows)) == (20, 96) and set(map(id, rows)) <= set(map(id, harness.task.dev))
+    every, rows = harness.eval_schedule(1000)  # 2,400 rows: nine evaluations of eval_subset rows
+    assert (-(-1000 // every), len(rows)) == (10, 128)
+
+
 def test_test_allocators_are_registered_only_inside_their_tests():
     assert not {"test-recording", "test-poison", "test-compact"} & set(ALLOCATORS.names())
 
