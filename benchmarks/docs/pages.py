@@ -234,13 +234,39 @@ def decoder_pilot(results: Path) -> str:
         return "No cell has finished yet."
     settings = rows[-1]["settings"]
     cells = CellFile(results / "pilot-gsm8k.jsonl", settings, selection=SELECTION)
-    return markdown(pilot(cells, settings)) + "\n\n" + per_seed_pairs(cells, settings)
+    records = [r for r in pilot(cells, settings) if r["method"] in PILOT_METHODS]
+    return markdown(records) + "\n\n" + per_seed_pairs(cells, settings, only=PILOT_METHODS)
 
 
-def per_seed_pairs(cells: CellFile, settings: dict, task: str | None = None) -> str:
+#: the decoder pilot's allocator; the arm's other methods share its file and are on their own part
+PILOT_METHODS = ("proxy-static",)
+
+
+def decoder_arm(results: Path) -> str:
+    """The decoder arm so far: every method of ``pilot-gsm8k.jsonl`` at its own tuned lr, paired by
+    held-out seed against tuned uniform, one verdict line each, and the seed-0 sweeps
+    (``python -m benchmarks.causal --table-only --results benchmarks/results/pilot-gsm8k.jsonl``
+    with the pilot's settings)."""
+    from benchmarks.causal.methods import METHODS
+    from benchmarks.protocol.sweep import SELECTION, progress
+    from benchmarks.protocol.table import tables
+
+    rows = read_rows(results / "pilot-gsm8k.jsonl")
+    if not rows:
+        return "No cell has finished yet."
+    settings = rows[-1]["settings"]
+    cells = CellFile(results / "pilot-gsm8k.jsonl", settings, selection=SELECTION)
+    present = [m for m in METHODS if any(r.get("method") == m for r in cells.rows)]
+    return (f"`pilot-gsm8k.jsonl`: {progress(cells, settings, present)} for the {len(present)} methods begun. "
+            + provenance_summary("pilot-gsm8k.jsonl", cells.rows) + "\n\n"
+            + tables(cells, settings, present, defaults=False, labels=METHODS))
+
+
+def per_seed_pairs(cells: CellFile, settings: dict, task: str | None = None, only=None) -> str:
     """Each method's held-out seeds at its chosen lr beside tuned uniform's, with the paired
     difference (negative: worse than uniform), its mean ± std and 95 % interval, in the task's
-    unit (:func:`benchmarks.protocol.table.reading`: points of accuracy or MCC, nats of NLL)."""
+    unit (:func:`benchmarks.protocol.table.reading`: points of accuracy or MCC, nats of NLL).
+    ``only``: these methods alone (default: every method in the file)."""
     from benchmarks.protocol.sweep import chosen_lr
     from benchmarks.protocol.table import reading, seed_rows
     from rankscope.search.compare import summarize_pairs
@@ -256,7 +282,8 @@ def per_seed_pairs(cells: CellFile, settings: dict, task: str | None = None) -> 
     def signed(diff):  # positive: better than uniform, in either direction of the metric
         return diff if read["greater"] else -diff
 
-    methods = dict.fromkeys(r["method"] for r in cells.rows if r.get("task") == task)
+    methods = [m for m in dict.fromkeys(r["method"] for r in cells.rows if r.get("task") == task)
+               if only is None or m in ("uniform", *only)]
     by = {m: (lr := chosen_lr(cells, task, m, *sweep), seed_rows(cells.rows, task, m, lr, held)) for m in methods}
     if "uniform" not in by:
         return ""
@@ -326,4 +353,4 @@ PARTS = {"protocol-full": protocol_full, "protocol-pilot": protocol_pilot, "prot
          "svd-form-pruning": svd_form_pruning, "planted-scaling": planted_scaling, "causal-rule": causal_rule,
          "causal-default-lr": causal_default_lr,
          "planted-forward-selection": planted_forward_selection, "planted-greedy-cost": planted_greedy_cost,
-         "memory": memory, "decoder-pilot": decoder_pilot, "first-try": first_try}
+         "memory": memory, "decoder-pilot": decoder_pilot, "decoder-arm": decoder_arm, "first-try": first_try}
