@@ -257,9 +257,45 @@ def decoder_arm(results: Path) -> str:
     settings = rows[-1]["settings"]
     cells = CellFile(results / "pilot-gsm8k.jsonl", settings, selection=SELECTION)
     present = [m for m in METHODS if any(r.get("method") == m for r in cells.rows)]
+    others = [versus(cells, settings, ref, present) for ref in ARM_REFERENCES if ref in present]
     return (f"`pilot-gsm8k.jsonl`: {progress(cells, settings, present)} for the {len(present)} methods begun. "
             + provenance_summary("pilot-gsm8k.jsonl", cells.rows) + "\n\n"
-            + tables(cells, settings, present, defaults=False, labels=METHODS))
+            + tables(cells, settings, present, defaults=False, labels=METHODS)
+            + "".join(f"\n\n{text}" for text in others if text))
+
+
+#: the baselines users already run, which the decoder arm's allocators must also beat
+ARM_REFERENCES = ("qv-uniform", "peft-eva")
+
+
+def versus(cells: CellFile, settings: dict, reference: str, methods: list) -> str:
+    """Every method (tuned uniform included) paired by held-out seed against ``reference``, each
+    at its own tuned lr: one verdict line each (:func:`rankscope.search.compare.verdict`)."""
+    from benchmarks.protocol.sweep import chosen_lr
+    from benchmarks.protocol.table import reading, seed_rows
+    from rankscope.search.compare import summarize_pairs, verdict
+
+    sweep, held = (settings["lr_sweep"], settings["seeds"][0], settings.get("extend_sweep", 0)), settings["seeds"][1:]
+    task = settings["tasks"][0]
+    read = reading(cells.rows, task)
+
+    def values(method):
+        got = seed_rows(cells.rows, task, method, chosen_lr(cells, task, method, *sweep), held)
+        return {s: r["final"][r["primary"]] * read["scale"] for s, r in got.items()}
+
+    ref = values(reference)
+    lines = []
+    for method in methods:
+        got = values(method)
+        common = sorted(set(got) & set(ref))
+        if method == reference or len(common) < 2:
+            continue
+        pairs = summarize_pairs([got[s] for s in common], [ref[s] for s in common], greater_is_better=read["greater"])
+        lines.append(f"- {verdict(method, reference, pairs, read['unit'] == 'points')}")
+    if not lines:
+        return ""
+    return f"Against `{reference}`, paired by held-out seed ({read['unit']}, positive: better than it):\n\n" + \
+        "\n".join(lines)
 
 
 def per_seed_pairs(cells: CellFile, settings: dict, task: str | None = None, only=None) -> str:

@@ -169,6 +169,18 @@ def test_each_method_gets_its_own_best_lr_and_paired_differences(tmp_path):
     assert "**RTE**: no cells yet." in pending and "| salient | 1 of 2 | +2.00 |" in pending
 
 
+def test_any_method_can_be_the_reference_a_method_is_paired_against(tmp_path):
+    """The decoder arm also pairs every method against the baselines users run (q/v, EVA)."""
+    from benchmarks.docs.pages import versus
+
+    cells = filled(tmp_path / "r.jsonl")
+    text = versus(cells, SETTINGS, "salient", ["uniform", "salient"])
+    # held-out seeds 1-3 at each method's own lr: uniform 73/75/74 against salient 75/77/76
+    assert text.startswith("Against `salient`, paired by held-out seed (points")
+    assert "- uniform trails salient by 2.00 ± 0.00 points (3 seeds" in text and "- salient " not in text
+    assert versus(cells, SETTINGS, "peft-eva", ["uniform", "salient"]) == ""  # no reference rows: no section
+
+
 def test_a_best_lr_at_an_end_of_the_grid_grows_that_methods_sweep(tmp_path):
     cells = CellFile(tmp_path / "r.jsonl", SETTINGS)
     grid = [1e-3, 2e-3]
