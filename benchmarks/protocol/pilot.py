@@ -21,7 +21,7 @@ from pathlib import Path
 
 from benchmarks.common.cells import CellFile, read_rows
 from rankscope.search.compare import summarize_pairs
-from rankscope.search.power import paired_power, seeds_for_power
+from rankscope.search.power import detectable_effect, paired_power, seeds_for_power
 
 from .sweep import SELECTION, chosen_lr
 from .table import reading, seed_rows
@@ -58,13 +58,15 @@ def pilot(cells: CellFile, settings: dict) -> list[dict]:
 def markdown(records: list[dict]) -> str:
     if not records:
         return "No task has two held-out seeds paired yet."
-    lines = ["| task | method | held-out seeds | paired difference | paired std | effect | power now | seeds for "
-             "80 % | median cell | CPU for a powered pair |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| task | method | held-out seeds | paired difference | paired std | effect | power now | detectable "
+             "now at 80 % | seeds for 80 % | median cell | CPU for a powered pair |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         spec = ".2f" if r["unit"] == "points" else ".4f"
         lines.append(f"| {r['task']} | {r['method']} | {r['n']} | {r['mean']:+{spec}} | {r['sd']:{spec}} | "
                      f"{r['effect']:g} {'point' if r['unit'] == 'points' and r['effect'] == 1 else r['unit']} | "
-                     f"{r['power']:.2f} | {r['seeds_needed'] or '> 10,000'} | "
+                     f"{r['power']:.2f} | {detectable_effect(r['sd'], r['n']):{spec}} | "
+                     f"{r['seeds_needed'] or '> 10,000'} | "
                      + (f"{r['cell_s'] / 60:.0f} min | " if r["cell_s"] else "— | ")
                      + (f"{r['powered_cpu_h']:.0f} h |" if r["powered_cpu_h"] else "— |"))
     return "\n".join(lines)

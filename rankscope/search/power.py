@@ -15,6 +15,8 @@ more.
 0.8
 >>> seeds_for_power(effect=1.0, sd=1.0)
 10
+>>> round(detectable_effect(sd=1.0, n=10), 2)
+1.0
 """
 
 from __future__ import annotations
@@ -70,3 +72,20 @@ def power_line(effect: float, sd: float, n: int, unit: str = "") -> str:
     if power is None:
         return f"power unknown at {size} (one paired seed)"
     return f"power {power:.2f} at {size} ({needs})"
+
+
+def detectable_effect(sd: float, n: int, target: float = TARGET_POWER, level: float = 0.05) -> float | None:
+    """The smallest true mean difference that ``n`` paired seeds with difference std ``sd`` detect
+    with probability ``target`` (the inverse of :func:`paired_power` in the effect, by bisection);
+    ``None`` below 2 seeds."""
+    if n < 2:
+        return None
+    if sd <= 0:
+        return 0.0
+    low, high = 0.0, sd
+    while paired_power(high, sd, n, level) < target:
+        high *= 2
+    for _ in range(60):  # power grows with the effect
+        mid = (low + high) / 2
+        low, high = (mid, high) if paired_power(mid, sd, n, level) < target else (low, mid)
+    return high

@@ -399,3 +399,12 @@ def test_the_pilot_reads_the_paired_noise_and_the_seeds_it_asks_for(tmp_path):
     assert record["seeds_needed"] == seeds_for_power(1.0, record["sd"])
     assert record["powered_cpu_h"] == pytest.approx(record["seeds_needed"] * 2 * 600 / 3600)
     assert "| mrpc | salient | 3 | +3.00 | 1.73 | 1 point |" in markdown([record])
+
+
+def test_the_detectable_effect_is_where_the_power_reaches_80_percent():
+    from rankscope.search.power import detectable_effect, paired_power
+
+    for sd, n in ((2.9, 6), (0.0055, 6), (1.0, 30)):
+        effect = detectable_effect(sd, n)
+        assert paired_power(effect, sd, n) == pytest.approx(0.8, abs=1e-6)
+    assert detectable_effect(1.0, 1) is None and detectable_effect(0.0, 5) == 0.0
