@@ -271,22 +271,15 @@ ARM_REFERENCES = ("qv-uniform", "peft-eva")
 def versus(cells: CellFile, settings: dict, reference: str, methods: list) -> str:
     """Every method (tuned uniform included) paired by held-out seed against ``reference``, each
     at its own tuned lr: one verdict line each (:func:`rankscope.search.compare.verdict`)."""
-    from benchmarks.protocol.sweep import chosen_lr
-    from benchmarks.protocol.table import reading, seed_rows
+    from benchmarks.protocol.table import reading
     from rankscope.search.compare import summarize_pairs, verdict
 
-    sweep, held = (settings["lr_sweep"], settings["seeds"][0], settings.get("extend_sweep", 0)), settings["seeds"][1:]
     task = settings["tasks"][0]
     read = reading(cells.rows, task)
-
-    def values(method):
-        got = seed_rows(cells.rows, task, method, chosen_lr(cells, task, method, *sweep), held)
-        return {s: r["final"][r["primary"]] * read["scale"] for s, r in got.items()}
-
-    ref = values(reference)
+    _, ref = held_out_values(cells, settings, task, reference)
     lines = []
     for method in methods:
-        got = values(method)
+        _, got = held_out_values(cells, settings, task, method)
         common = sorted(set(got) & set(ref))
         if method == reference or len(common) < 2:
             continue
@@ -298,29 +291,37 @@ def versus(cells: CellFile, settings: dict, reference: str, methods: list) -> st
         "\n".join(lines)
 
 
+def held_out_values(cells: CellFile, settings: dict, task: str, method: str) -> tuple[float | None, dict]:
+    """``(lr, {seed: value})``: ``method``'s lr chosen by its seed-0 sweep and its primary metric
+    on each held-out seed at that lr, in the task's unit (× ``reading``'s scale)."""
+    from benchmarks.protocol.sweep import chosen_lr
+    from benchmarks.protocol.table import reading, seed_rows
+
+    sweep, held = (settings["lr_sweep"], settings["seeds"][0], settings.get("extend_sweep", 0)), settings["seeds"][1:]
+    scale = reading(cells.rows, task)["scale"]
+    lr = chosen_lr(cells, task, method, *sweep)
+    got = seed_rows(cells.rows, task, method, lr, held)
+    return lr, {s: r["final"][r["primary"]] * scale for s, r in got.items()}
+
+
 def per_seed_pairs(cells: CellFile, settings: dict, task: str | None = None, only=None) -> str:
     """Each method's held-out seeds at its chosen lr beside tuned uniform's, with the paired
     difference (negative: worse than uniform), its mean ± std and 95 % interval, in the task's
     unit (:func:`benchmarks.protocol.table.reading`: points of accuracy or MCC, nats of NLL).
     ``only``: these methods alone (default: every method in the file)."""
-    from benchmarks.protocol.sweep import chosen_lr
-    from benchmarks.protocol.table import reading, seed_rows
+    from benchmarks.protocol.table import reading
     from rankscope.search.compare import summarize_pairs
 
-    sweep, held = (settings["lr_sweep"], settings["seeds"][0], settings.get("extend_sweep", 0)), settings["seeds"][1:]
     task = task or settings["tasks"][0]
     read = reading(cells.rows, task)
     spec, unit = read["spec"], read["unit"] if read["greater"] else f"dev {read['unit'].upper()}"
-
-    def value(row):
-        return row["final"][row["primary"]] * read["scale"]
 
     def signed(diff):  # positive: better than uniform, in either direction of the metric
         return diff if read["greater"] else -diff
 
     methods = [m for m in dict.fromkeys(r["method"] for r in cells.rows if r.get("task") == task)
                if only is None or m in ("uniform", *only)]
-    by = {m: (lr := chosen_lr(cells, task, m, *sweep), seed_rows(cells.rows, task, m, lr, held)) for m in methods}
+    by = {m: held_out_values(cells, settings, task, m) for m in methods}
     if "uniform" not in by:
         return ""
     ref_lr, ref = by.pop("uniform")
@@ -329,11 +330,9 @@ def per_seed_pairs(cells: CellFile, settings: dict, task: str | None = None, onl
         common = sorted(set(got) & set(ref))
         if len(common) < 2:
             continue
-        p = summarize_pairs([value(got[s]) for s in common], [value(ref[s]) for s in common],
-                            greater_is_better=read["greater"])
+        p = summarize_pairs([got[s] for s in common], [ref[s] for s in common], greater_is_better=read["greater"])
         lines += [f"| seed | uniform (lr {ref_lr:g}) | {method} (lr {lr:g}) | paired difference |", "|---|---|---|---|"]
-        lines += [f"| {s} | {value(ref[s]):{spec}} | {value(got[s]):{spec}} | "
-                  f"{signed(value(got[s]) - value(ref[s])):+{spec}} |" for s in common]
+        lines += [f"| {s} | {ref[s]:{spec}} | {got[s]:{spec}} | {signed(got[s] - ref[s]):+{spec}} |" for s in common]
         lines += ["", f"{method} against tuned uniform, {unit}: {p['mean']:+{spec}} ± {p['std']:{spec}} over "
                       f"{p['n']} seeds, 95 % interval [{p['low']:+{spec}}, {p['high']:+{spec}}] (negative: "
                       f"{method} is worse).", ""]
