@@ -28,15 +28,20 @@ METHODS = {
     "peft-posthoc": "PEFT post-hoc ranks (4x rank, energy share), retrained",
     "adalora": "rankscope adalora",
     "proxy-static": "rankscope proxy-static",
+    "proxy-static-auto": "rankscope proxy-static (K a tenth of the steps)",
     "proxy-spectral": "rankscope proxy-static (spectral)",
     "proxy-greedy": "rankscope proxy-greedy (before training)",
     "proxy-grow": "rankscope proxy-grow (in training)",
     "salient": "rankscope salient",
     "optuna": "rankscope optuna",
 }
+#: the proxy methods score K = 8 batches, the default when their rows were measured;
+#: ``proxy-static-auto`` is today's default, K a tenth of the run's steps (4 at 40 steps)
+K8 = {"n_batches": 8}
 ALLOCATORS = {"uniform": ("uniform", {}), "adalora": ("adalora", {}), "salient": ("salient", {}),
-              "proxy-static": ("proxy-static", {}), "proxy-spectral": ("proxy-static", {"proxy": "spectral"}),
-              "proxy-greedy": ("proxy-greedy", {}), "proxy-grow": ("proxy-grow", {})}
+              "proxy-static": ("proxy-static", K8), "proxy-spectral": ("proxy-static", {"proxy": "spectral", **K8}),
+              "proxy-static-auto": ("proxy-static", {"n_batches": "auto"}),
+              "proxy-greedy": ("proxy-greedy", K8), "proxy-grow": ("proxy-grow", K8)}
 #: rankscope's allocators over the ``shortcuts`` space, at the budget's parameters counted in the
 #: ``lora`` space (``--budget-space lora``): paired against uniform LoRA at equal parameters
 SPACE = {f"{m}@shortcuts": "shortcuts" for m in ("proxy-static", "proxy-greedy", "proxy-grow", "salient")}

@@ -258,6 +258,10 @@ def decoder_arm(results: Path) -> str:
     cells = CellFile(results / "pilot-gsm8k.jsonl", settings, selection=SELECTION)
     present = [m for m in METHODS if any(r.get("method") == m for r in cells.rows)]
     others = [versus(cells, settings, ref, present) for ref in ARM_REFERENCES if ref in present]
+    # the same allocator over the shortcuts space, and at today's cheaper default K, against proxy-static
+    variants = [m for m in ("proxy-static@shortcuts", "proxy-static-auto") if m in present]
+    if "proxy-static" in present and variants:
+        others.append(versus(cells, settings, "proxy-static", variants))
     return (f"`pilot-gsm8k.jsonl`: {progress(cells, settings, present)} for the {len(present)} methods begun. "
             + provenance_summary("pilot-gsm8k.jsonl", cells.rows) + "\n\n"
             + tables(cells, settings, present, defaults=False, labels=METHODS)
@@ -379,6 +383,14 @@ def first_try(results: Path) -> str:
     return table(rows) if rows else "No timed run yet."
 
 
+def fold(results: Path) -> str:
+    """Folded against hooked adapters at inference (``python -m benchmarks.fold``)."""
+    from benchmarks.fold.cli import table
+
+    rows = read_rows(results / "fold.jsonl")
+    return table(rows) if rows else "No measurement yet."
+
+
 #: ``<!-- generated: KEY -->`` → the function writing that part
 PARTS = {"protocol-full": protocol_full, "protocol-pilot": protocol_pilot, "protocol-quick": protocol_quick, "protocol-full-cells": protocol_full_cells,
          "protocol-rslora": protocol_rslora, "glue-pilot": glue_pilot, "proxy-k-scaling": proxy_k_scaling,
@@ -388,4 +400,5 @@ PARTS = {"protocol-full": protocol_full, "protocol-pilot": protocol_pilot, "prot
          "svd-form-pruning": svd_form_pruning, "planted-scaling": planted_scaling, "causal-rule": causal_rule,
          "causal-default-lr": causal_default_lr,
          "planted-forward-selection": planted_forward_selection, "planted-greedy-cost": planted_greedy_cost,
-         "memory": memory, "decoder-pilot": decoder_pilot, "decoder-arm": decoder_arm, "first-try": first_try}
+         "memory": memory, "decoder-pilot": decoder_pilot, "decoder-arm": decoder_arm, "first-try": first_try,
+         "fold": fold}

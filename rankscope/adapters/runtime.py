@@ -71,6 +71,8 @@ class SiteHooks:
         self.model, self.space, self.adapters = model, space, adapters
         self.dropout = nn.Dropout(dropout) if dropout > 0 else None
         self.observer = None
+        #: edge ids whose ΔW is folded into their module's weight for now (:meth:`AdapterHandle.folded`)
+        self.folded: set[str] = set()
         self._hooks: list = []
         self._cache: dict[str, torch.Tensor] = {}
         self.install()
@@ -91,7 +93,7 @@ class SiteHooks:
                 self._slices[i] = (s, start, start + r)
                 start += r
         modules = dict(self.model.named_modules())
-        fused = self._fused_module_edges()
+        fused = self.fused = self._fused_module_edges()
         for path, eid in fused.items():
             self._hooks.append(modules[path].register_forward_hook(self._make_fused_hook(path, eid), with_kwargs=True))
         sites = [s for s in list(self._src) + list(self._dst) if parse_site(s)[0] not in fused]
@@ -122,6 +124,8 @@ class SiteHooks:
         src, dst = f"{path}:in", f"{path}:out"
 
         def hook(module, args, kwargs, output):
+            if eid in self.folded:  # the module's weight already holds W + ΔW
+                return None
             x, y, a = first_tensor(args, kwargs), output_tensor(output), self.adapters[eid]
             if self.observer is not None:
                 self.observer.on_input(src, x)

@@ -14,6 +14,7 @@ import logging
 import math
 import random
 import time
+from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -277,7 +278,8 @@ class Harness:
             if evaluate and (step % every == 0 or step == total):
                 t_eval = time.perf_counter()
                 rows = self.task.dev if step == total else subset
-                metrics = self.evaluate(model, rows)
+                with handle.folded() if handle is not None else nullcontext():  # LoRA edges in the weights' matmuls
+                    metrics = self.evaluate(model, rows)
                 eval_s += time.perf_counter() - t_eval
                 final = dict(metrics)
                 entry = {"step": step, "train_loss": state.loss, "lr": sched.get_last_lr()[0], "dev": metrics,

@@ -49,6 +49,7 @@ class ScoreResult:
     scores: dict  # {proxy name: {edge_id: float | [floats]}}
     seconds: dict = field(default_factory=dict)  # {"pass": s, proxy name: s of its finish}
     nan_edges: dict = field(default_factory=dict)  # {proxy name: [edge ids with NaN/inf]}
+    batches: int = 0  # K: the batches scored
 
     @property
     def total_s(self) -> float:
@@ -119,4 +120,4 @@ def score_edges(model: torch.nn.Module, handle: AdapterHandle, objective: Object
         for _, _, p in params:
             p.requires_grad_(flags[id(p)])
         model.train(was_training)
-    return ScoreResult(out, seconds, nans)
+    return ScoreResult(out, seconds, nans, len(batches))

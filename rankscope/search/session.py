@@ -134,7 +134,8 @@ class Session:
                                          evaluate=evaluate, report=report, desc=desc,
                                          progress=self.progress and progress, lr=lr)
             if score_test:
-                outcome.final.update(self.loaded.test_scorer(self.model, progress=self.progress and progress))
+                with handle.folded():  # decoding token by token: LoRA edges in the weights' matmuls
+                    outcome.final.update(self.loaded.test_scorer(self.model, progress=self.progress and progress))
                 outcome.test_s = self.loaded.test_scorer.last["generate_s"]
             if save_to is not None:
                 from rankscope.checkpoints.native import save_adapters

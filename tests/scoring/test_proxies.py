@@ -300,3 +300,19 @@ def test_nan_proxy_names_the_edge_and_falls_back_only_when_asked(capsys, tmp_pat
     rec = json.loads((tmp_path / "b" / "result.json").read_text())["extras"]["allocator"]
     assert rec["nan_edges"] == {"nan-test": ["query@0"]} and rec["used_proxy"] == "grad_norm"
     assert rec["scores"]["nan-test"]["query@0"] is None  # strict JSON: NaN is written as null
+
+
+@pytest.mark.parametrize("steps,want", [(12, 1), (40, 4), (200, 8)])
+def test_auto_scoring_batches_are_a_tenth_of_the_run(steps, want):
+    from rankscope.testing import run_small
+
+    result, _, _ = run_small("proxy-static", {}, max_steps=steps, batch_size=8)
+    rec = result["extras"]["allocator"]
+    assert rec["options"]["n_batches"] == "auto" and rec["scoring_batches"] == want
+
+
+def test_explicit_scoring_batches_win_over_auto():
+    from rankscope.testing import run_small
+
+    result, _, _ = run_small("proxy-static", {"n_batches": 3}, batch_size=8)
+    assert result["extras"]["allocator"]["scoring_batches"] == 3

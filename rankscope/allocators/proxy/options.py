@@ -9,9 +9,11 @@ proxy          grad_norm    the proxy that allocates (``rankscope ls proxies``)
 also           []           more proxies computed in the same pass and recorded in the report
 nan_fallback   false        if ``proxy`` gives NaN/inf on some edge, allocate with the first of
                             ``also`` that is finite everywhere (otherwise: an error naming the edge)
-n_batches      8            K scoring batches of the training batch size. 8 × 32 = 256 examples,
-                            the code's K = 32 batches × 8 examples; keeps static scoring near 2 %
-                            of a 3-epoch MRPC run
+n_batches      auto         K scoring batches of the training batch size. ``auto``: a tenth of
+                            the run's steps, 1 to 8 (a scoring batch costs about one training
+                            step, so planning stays near 10 % of the training it plans; runs of
+                            80 steps or more score 8 × 32 = 256 examples at batch 32, the code's
+                            K = 32 batches × 8 examples, about 2 % of a 3-epoch MRPC run)
 scoring_data   sample       ``sample``: a seeded random sample of the train split; ``first``: the
                             first K unshuffled batches (the HeteroLoRA code's protocol)
 warmup_steps   0            train the supernet W steps before scoring (SNIP, SynFlow, Fisher are
@@ -36,6 +38,9 @@ from dataclasses import dataclass, field
 from rankscope.allocators.options import AllocatorOptions, steps_option
 from rankscope.errors import InputError
 
+#: the most scoring batches ``n_batches=auto`` takes (the long-run default before it existed)
+MAX_AUTO_BATCHES = 8
+
 
 @dataclass
 class ProxyOptions(AllocatorOptions):
@@ -44,7 +49,7 @@ class ProxyOptions(AllocatorOptions):
     proxy: str = "grad_norm"
     also: list = field(default_factory=list)
     nan_fallback: bool = False
-    n_batches: int = 8
+    n_batches: int | str = "auto"
     scoring_data: str = "sample"
     warmup_steps: int = 0
     granularity: str = "auto"
@@ -64,13 +69,27 @@ class ProxyOptions(AllocatorOptions):
         if self.nan_fallback and not self.also:
             raise InputError("nan_fallback needs other proxies to fall back to: set also=[...]")
 
+    def scoring_batch_count(self, total_steps: int, available: int) -> int:
+        """K: ``n_batches``, or for ``auto`` a tenth of the run's ``total_steps`` (1 to
+        :data:`MAX_AUTO_BATCHES`, and no more than the ``available`` batches of the train split).
+
+        >>> ProxyOptions().scoring_batch_count(20, 100), ProxyOptions().scoring_batch_count(40, 100)
+        (2, 4)
+        >>> ProxyOptions().scoring_batch_count(800, 100), ProxyOptions().scoring_batch_count(800, 3)
+        (8, 3)
+        """
+        if self.n_batches != "auto":
+            return self.n_batches
+        return max(1, min(MAX_AUTO_BATCHES, round(total_steps / 10), available))
+
     def checks(self):
         return [
             (self.granularity in ("auto", "edge", "rank"), "granularity must be auto, edge or rank"),
             (self.mode in ("combined", "separated"), "mode must be combined or separated"),
             (self.normalize in ("none", "type"), "normalize must be none or type"),
             (self.scoring_data in ("sample", "first"), "scoring_data must be sample or first"),
-            (isinstance(self.n_batches, int) and self.n_batches >= 1, "n_batches (K) must be an integer >= 1"),
+            (self.n_batches == "auto" or (isinstance(self.n_batches, int) and not isinstance(self.n_batches, bool)
+                                          and self.n_batches >= 1), "n_batches (K) must be an integer >= 1 or auto"),
             (isinstance(self.warmup_steps, int) and self.warmup_steps >= 0, "warmup_steps must be an integer >= 0"),
             (self.rank_on is None or (isinstance(self.rank_on, int) and self.rank_on >= 1), "rank_on must be an integer >= 1"),
             (isinstance(self.interval, (int, float)) and self.interval > 0,

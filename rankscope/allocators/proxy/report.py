@@ -4,7 +4,8 @@ It reads the record :func:`~.select.describe_scores` writes to
 ``result["extras"]["allocator"]``::
 
     {"proxy": "grad_norm", "used_proxy": "grad_norm", "granularity": "edge", "rank_on": 8,
-     "options": {"n_batches": 8, ...}, "scoring_s": 0.52, "rank_spearman_proxy_vs_alloc": 0.9,
+     "options": {"n_batches": "auto", ...}, "scoring_batches": 8, "scoring_s": 0.52,
+     "rank_spearman_proxy_vs_alloc": 0.9,
      "scores": {proxy: {edge id: score, or [v_1, ..., v_R] for a per-rank proxy}},
      "nan_edges": {proxy: [edge id, ...]},
      # proxy-dynamic only:
@@ -54,7 +55,7 @@ class ProxySection(ReportSection):
                 ["proxy used (after NaN fallback)", text(rec.get("used_proxy"))],
                 ["granularity", text(rec.get("granularity"))],
                 ["rank when on", fmt_int(rec.get("rank_on"))],
-                ["scoring batches (K)", fmt_int(opts.get("n_batches"))],
+                ["scoring batches (K)", fmt_int(rec.get("scoring_batches") or opts.get("n_batches"))],
                 ["scoring time (s)", fmt_seconds(rec.get("scoring_s"))],
                 ["scoring time / training time", fmt_pct(rec.get("scoring_s"), train_s)],
                 ["Spearman(proxy score, allocated rank)", fmt_metric(rec.get("rank_spearman_proxy_vs_alloc"))]]

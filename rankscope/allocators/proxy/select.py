@@ -84,7 +84,8 @@ def describe_scores(result, opts, used, rank_on, granularity, final=None) -> dic
 
     out = {"options": opts.to_dict(), "proxy": opts.proxy, "used_proxy": used, "rank_on": rank_on,
            "granularity": granularity, "scores": result.scores,
-           "scoring_s": result.total_s, "scoring_seconds": result.seconds, "nan_edges": result.nan_edges}
+           "scoring_s": result.total_s, "scoring_seconds": result.seconds, "nan_edges": result.nan_edges,
+           "scoring_batches": result.batches}
     if final is not None:
         ids = list(result.scores[used])
         s = [edge_total(result.scores[used][i]) for i in ids]
@@ -99,7 +100,9 @@ def scoring_setup(opts, ctx):
     any training), fresh proxy instances (``proxy`` then ``also``), and the on-rank."""
     from rankscope.scoring import get_proxy
 
-    batches = ctx.trainer.scoring_batches(opts.n_batches, data=opts.scoring_data, seed=ctx.seed)
+    available = ctx.trainer.train_size // ctx.trainer.batch_size
+    k = opts.scoring_batch_count(ctx.trainer.total_steps, available)
+    batches = ctx.trainer.scoring_batches(k, data=opts.scoring_data, seed=ctx.seed)
     proxies = [get_proxy(n) for n in dict.fromkeys([opts.proxy, *opts.also])]
     return batches, proxies, opts.rank_on or default_rank_on(ctx.space, ctx.budget)
 
