@@ -140,12 +140,13 @@ class AdapterHandle:
     @contextmanager
     def folded(self):
         """Context manager for inference: every LoRA edge that runs alone on a float32 module
-        computes with ``W + ΔW`` in the module's one matmul, and its hook steps aside.
+        computes with ``W + ΔW`` in the module's one matmul, and its hook is removed.
 
         Hooked, a rank-r edge adds two small matmuls and a Python hook to each of its module's
-        forwards: about 15 % of an evaluation forward of SmolLM2 at rank 8, and more when decoding
-        one token at a time. Folded, the module computes ``(W + ΔW) x`` — the same function up to
-        float rounding (the order of the sums changes). Unlike :meth:`merge` the base weights are
+        forwards: the matmuls weigh on a long evaluation forward, the hook calls on decoding one
+        token at a time (``python -m benchmarks.fold`` measures both). Folded, the module computes
+        ``(W + ΔW) x`` with no hook — the same function up to float rounding (the order of the
+        sums changes). Unlike :meth:`merge` the base weights are
         never written: each folded module gets a new tensor and its own weight object back on
         exit, bit for bit. Gradients are off inside (adapters outside the matmul receive none).
 
@@ -166,11 +167,13 @@ class AdapterHandle:
                                                  requires_grad=False)
                     swapped.append((module, weight))
                     self._runtime.folded.add(eid)
+                self._runtime.install()  # without the folded edges' hooks
                 yield self
         finally:
             for module, weight in swapped:
                 module.weight = weight
             self._runtime.folded.clear()
+            self._runtime.install()
 
     def detach(self) -> None:
         """Remove hooks and adapters and restore the base model's ``requires_grad`` flags."""

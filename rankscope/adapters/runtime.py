@@ -71,7 +71,8 @@ class SiteHooks:
         self.model, self.space, self.adapters = model, space, adapters
         self.dropout = nn.Dropout(dropout) if dropout > 0 else None
         self.observer = None
-        #: edge ids whose ΔW is folded into their module's weight for now (:meth:`AdapterHandle.folded`)
+        #: edge ids whose ΔW is folded into their module's weight for now (:meth:`AdapterHandle.folded`);
+        #: :meth:`install` leaves their modules unhooked
         self.folded: set[str] = set()
         self._hooks: list = []
         self._cache: dict[str, torch.Tensor] = {}
@@ -95,6 +96,8 @@ class SiteHooks:
         modules = dict(self.model.named_modules())
         fused = self.fused = self._fused_module_edges()
         for path, eid in fused.items():
+            if eid in self.folded:  # the module's weight holds W + ΔW: no hook, not even an idle one
+                continue
             self._hooks.append(modules[path].register_forward_hook(self._make_fused_hook(path, eid), with_kwargs=True))
         sites = [s for s in list(self._src) + list(self._dst) if parse_site(s)[0] not in fused]
         self._hooks += register_site_hooks(self.model, sites, self._make_pre_hook, self._make_post_hook)
@@ -124,8 +127,6 @@ class SiteHooks:
         src, dst = f"{path}:in", f"{path}:out"
 
         def hook(module, args, kwargs, output):
-            if eid in self.folded:  # the module's weight already holds W + ΔW
-                return None
             x, y, a = first_tensor(args, kwargs), output_tensor(output), self.adapters[eid]
             if self.observer is not None:
                 self.observer.on_input(src, x)

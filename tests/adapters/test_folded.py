@@ -58,9 +58,12 @@ def uniform_trained(model, space_name: str, rank: int):
 def test_shortcut_edges_stay_hooked_while_lone_module_edges_fold():
     model = make_tiny("llama")
     space, handle, b, hooked = uniform_trained(model, "shortcuts", 3)
+    hooks = len(handle._runtime._hooks)
     with handle.folded():
         folded_ids = set(handle._runtime.folded)
+        assert len(handle._runtime._hooks) == hooks - len(folded_ids)  # folded modules run unhooked
         out = logits(model, b)
+    assert len(handle._runtime._hooks) == hooks
     assert torch.allclose(out, hooked, rtol=1e-4, atol=1e-5)
     shortcut_ids = {e.id for e in space.edges if e.module is None}
     assert shortcut_ids and not (folded_ids & shortcut_ids)
