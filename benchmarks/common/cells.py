@@ -67,7 +67,7 @@ def provenance() -> dict:
         commit += "+dirty"
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {"commit": commit, "command": command_line(),
-            "machine": {"cpus": os.cpu_count(), "threads": torch.get_num_threads(), "gpu": gpu,
+            "machine": {"cpus": os.cpu_count(), "cpu": cpu_model(), "threads": torch.get_num_threads(), "gpu": gpu,
                         "platform": platform.platform(terse=True), "torch": torch.__version__,
                         **{lib: version_of(lib) for lib in ("transformers", "peft")}},
             "finished": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
@@ -91,6 +91,18 @@ def provenance_summary(name: str, rows: list[dict], by: tuple = ("task", "method
     if unversioned := sum("torch" not in (r.get("machine") or {}) for r in rows):
         parts.append(f"{unversioned} record no library versions")
     return f"Provenance of `{name}`: " + "; ".join(parts) + "."
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name (Linux ``/proc/cpuinfo``), or ``None``: two machines of one kind can
+    differ in speed, so seconds from different sessions compare only on the same CPU."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
 
 
 def command_line() -> str:

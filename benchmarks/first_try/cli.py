@@ -37,16 +37,21 @@ def timed_run(command: str) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    """One line per timed run: minutes, the breakdown, the evaluation share, against the targets."""
-    head = ("| commit | machine | wall (min) | allocate (s) | train without eval (s) | dev eval (s) | decoding (s) "
-            "| eval + decoding | within targets |\n|---|---|---|---|---|---|---|---|---|")
+    """One line per timed run: minutes, the breakdown, the evaluation share, against the targets.
+    "flags added": what the run typed beyond :data:`COMMAND` (the command as typed: none)."""
+    head = ("| commit | machine | flags added | wall (min) | allocate (s) | train without eval (s) "
+            "| allocate / train | dev eval (s) | decoding (s) | eval + decoding | within targets |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]
     for r in rows:
         ok = r["wall_s"] <= TARGET_S and r["eval_share"] <= TARGET_SHARE
-        m = r["machine"]
-        lines.append(f"| {r['commit']} | {m['cpus']} CPUs, {m['threads']} threads{', ' + r['note'] if r.get('note') else ''} "
-                     f"| {r['wall_s'] / 60:.1f} | {r['allocate_s']:.0f} | {r['train_s'] - r['eval_s']:.0f} "
-                     f"| {r['eval_s']:.0f} | {r['test_s']:.0f} | {100 * r['eval_share']:.0f} % | {'yes' if ok else 'no'} |")
+        m, train = r["machine"], r["train_s"] - r["eval_s"]
+        added = r["command"].removeprefix(f"rankscope search {COMMAND}").strip()
+        note = f", {r['note']}" if r.get("note") else ""
+        lines.append(f"| {r['commit']} | {m['cpus']} CPUs, {m['threads']} threads{note} "
+                     f"| {'`' + added + '`' if added else 'none'} | {r['wall_s'] / 60:.1f} | {r['allocate_s']:.0f} "
+                     f"| {train:.0f} | {100 * r['allocate_s'] / train:.0f} % | {r['eval_s']:.0f} | {r['test_s']:.0f} "
+                     f"| {100 * r['eval_share']:.0f} % | {'yes' if ok else 'no'} |")
     return "\n".join(lines)
 
 
