@@ -45,7 +45,10 @@ def spectra(pm, edges) -> dict:
 
 
 def ranks_for_budget(spectra_of: dict, edges, budget_params: int, iterations: int = 60) -> tuple[float, dict]:
-    """The largest energy share ρ whose ranks fit ``budget_params``, and those ranks."""
+    """The largest energy share ρ whose ranks fit ``budget_params``, and those ranks; ρ is
+    reported at the middle of the range of shares that give the same ranks."""
+    import torch
+
     by_id = {e.id: e for e in edges}
 
     def ranks(share):
@@ -63,7 +66,15 @@ def ranks_for_budget(spectra_of: dict, edges, budget_params: int, iterations: in
     for _ in range(iterations):
         mid = (low + high) / 2
         low, high = (mid, high) if params(ranks(mid)) <= budget_params else (low, mid)
-    return low, ranks(low)
+    # low sits a hair below a module's energy breakpoint, where float rounding (PEFT's own
+    # cumulative sums) can fall on either side: return the middle of the run of shares that give
+    # these ranks, between the breakpoints on either side of low
+    points = sorted({float(x) for s in spectra_of.values()
+                     for x in torch.cumsum(s.double() ** 2, 0) / (s.double() ** 2).sum()})
+    below = max((b for b in points if b < low), default=0.0)
+    above = min((b for b in points if b >= low), default=1.0)
+    share = (below + above) / 2
+    return (share, ranks(share)) if ranks(share) == ranks(low) else (low, ranks(low))
 
 
 def peft_rank_pattern(pm, share: float) -> dict:

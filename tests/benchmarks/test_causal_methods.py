@@ -24,7 +24,11 @@ def test_the_budget_gets_the_largest_share_that_fits():
                2: torch.tensor([5.0, 5.0, 0.1, 0.1])}
     share, ranks = ranks_for_budget(spectra, edges, budget_params=20 * 7)
     assert sum(ranks.values()) == 7 and ranks[1] >= ranks[0]  # a flat spectrum keeps the most
-    over = {eid: energy_rank(s, min(1.0, share + 1e-6)) for eid, s in spectra.items()}
+    for nudge in (-1e-9, 1e-9):  # share sits inside the run of shares giving these ranks, not on its edge
+        assert {eid: energy_rank(s, share + nudge) for eid, s in spectra.items()} == ranks
+    points = {float(x) for s in spectra.values() for x in torch.cumsum(s.double() ** 2, 0) / (s.double() ** 2).sum()}
+    past = min(b for b in points if b > share) + 1e-9  # just past the next breakpoint
+    over = {eid: energy_rank(s, min(1.0, past)) for eid, s in spectra.items()}
     assert sum(over.values()) > 7  # a larger share no longer fits
     assert ranks_for_budget(spectra, edges, budget_params=20 * 12) == (1.0, {0: 4, 1: 4, 2: 4})
     with pytest.raises(ValueError, match="below rank 1 on every adapted module"):
