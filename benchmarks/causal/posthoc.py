@@ -21,13 +21,21 @@ import time
 FACTOR = 4
 
 
+def energy_fractions(singular_values):
+    """The share of ΔW's energy the k leading singular values hold, k = 1 … r (float64):
+    ``Σ_{i≤k} σ_i² / Σ_i σ_i²``, the points where :func:`energy_rank` steps."""
+    import torch
+
+    energy = torch.cumsum(singular_values.double() ** 2, dim=0)
+    return energy / energy[-1]
+
+
 def energy_rank(singular_values, share: float) -> int:
     """PEFT's cutoff: the fewest leading singular values (sorted, descending) whose squared sum
     reaches ``share`` of the total; at least 1."""
     import torch
 
-    energy = torch.cumsum(singular_values.double() ** 2, dim=0)
-    k = int(torch.searchsorted(energy, share * energy[-1]).item()) + 1
+    k = int(torch.searchsorted(energy_fractions(singular_values), share).item()) + 1
     return min(k, singular_values.numel())
 
 
@@ -47,8 +55,6 @@ def spectra(pm, edges) -> dict:
 def ranks_for_budget(spectra_of: dict, edges, budget_params: int, iterations: int = 60) -> tuple[float, dict]:
     """The largest energy share ρ whose ranks fit ``budget_params``, and those ranks; ρ is
     reported at the middle of the range of shares that give the same ranks."""
-    import torch
-
     by_id = {e.id: e for e in edges}
 
     def ranks(share):
@@ -69,8 +75,7 @@ def ranks_for_budget(spectra_of: dict, edges, budget_params: int, iterations: in
     # low sits a hair below a module's energy breakpoint, where float rounding (PEFT's own
     # cumulative sums) can fall on either side: return the middle of the run of shares that give
     # these ranks, between the breakpoints on either side of low
-    points = sorted({float(x) for s in spectra_of.values()
-                     for x in torch.cumsum(s.double() ** 2, 0) / (s.double() ** 2).sum()})
+    points = sorted({float(x) for s in spectra_of.values() for x in energy_fractions(s)})
     below = max((b for b in points if b < low), default=0.0)
     above = min((b for b in points if b >= low), default=1.0)
     share = (below + above) / 2

@@ -60,14 +60,11 @@ def measure(args) -> dict:
             with handle.folded():
                 return timed(fn)
         if name == "base":
-            masks = {i: a.mask.clone() for i, a in handle.adapters.items()}
             handle._runtime.remove()  # no hooks at all: the bare model's cost
             try:
                 return timed(fn)
             finally:
                 handle._runtime.install()
-                for i, m in masks.items():
-                    handle.set_mask(i, m)
         return timed(fn)
 
     times = {f"{v}_{w}": [] for v in ("hooked", "folded", "base") for w in ("eval", "decode")}
